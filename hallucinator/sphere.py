@@ -1,0 +1,204 @@
+"""Equirectangular geometry: the one place where the conventions live.
+
+Conventions (used by the engine, the flow, the shaders, the pose logs and the
+tests):
+
+* Column ``u`` in ``[0, W)`` maps to longitude ``lon = (u + 0.5) / W * 2pi - pi``:
+  the centre column looks forward and longitude grows to the right.
+* Row ``v`` in ``[0, H)`` maps to latitude ``lat = pi/2 - (v + 0.5) / H * pi``:
+  the top row looks up.
+* View space is OpenGL's: x right, y up, -z forward.  The direction of
+  ``(lon, lat)`` is ``(cos(lat) sin(lon), sin(lat), -cos(lat) cos(lon))``.
+* A view orientation is given as yaw (to the right), pitch (up) and roll
+  (clockwise, the head tilting to the right), in degrees, applied as
+  ``R = Ry(-yaw) @ Rx(pitch) @ Rz(-roll)``.
+* Inside the engine images are float tensors ``(N, C, H, W)`` RGB in [0, 1].
+
+Functions here are stateless and work on torch tensors (numpy where noted).
+"""
+from __future__ import annotations
+
+import math
+from typing import Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+# ----------------------------------------------------------------------------
+# pixels <-> angles <-> directions
+
+
+def lonlat_from_pixel(u, v, width: int, height: int):
+    """Pixel coordinates (continuous, pixel centres at integers) -> (lon, lat) in radians."""
+    lon = (np.asarray(u, dtype=np.float64) + 0.5) / width * 2 * np.pi - np.pi
+    lat = np.pi / 2 - (np.asarray(v, dtype=np.float64) + 0.5) / height * np.pi
+    return lon, lat
+
+
+def pixel_from_lonlat(lon, lat, width: int, height: int):
+    """(lon, lat) in radians -> continuous pixel coordinates (u, v); u is wrapped into [-0.5, W-0.5)."""
+    u = (np.asarray(lon, dtype=np.float64) + np.pi) / (2 * np.pi) * width - 0.5
+    u = np.mod(u + 0.5, width) - 0.5
+    v = (np.pi / 2 - np.asarray(lat, dtype=np.float64)) / np.pi * height - 0.5
+    return u, v
+
+
+def dir_from_lonlat(lon, lat):
+    """(lon, lat) -> unit direction (..., 3) in view space (x right, y up, -z forward)."""
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
+    c = np.cos(lat)
+    return np.stack([c * np.sin(lon), np.sin(lat), -c * np.cos(lon)], axis=-1)
+
+
+def lonlat_from_dir(d):
+    """Direction(s) (..., 3), any length -> (lon, lat) in radians."""
+    d = np.asarray(d, dtype=np.float64)
+    x, y, z = d[..., 0], d[..., 1], d[..., 2]
+    lon = np.arctan2(x, -z)
+    lat = np.arctan2(y, np.hypot(x, z))
+    return lon, lat
+
+
+def rotation_matrix(yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> np.ndarray:
+    """Camera-to-world rotation for a view with the given yaw (right), pitch (up), roll (clockwise)."""
+    y, p, r = (math.radians(a) for a in (yaw_deg, pitch_deg, roll_deg))
+    cy, sy = math.cos(-y), math.sin(-y)
+    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
+    cp, sp = math.cos(p), math.sin(p)
+    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
+    cr, sr = math.cos(-r), math.sin(-r)
+    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
+    return ry @ rx @ rz
+
+
+def perspective_rays(width: int, height: int, fov_deg: float, yaw_deg=0.0, pitch_deg=0.0, roll_deg=0.0):
+    """World directions (height, width, 3) of the pixel centres of a pinhole view.
+
+    ``fov_deg`` is the horizontal field of view.  Pixel (0, 0) is the top-left.
+    """
+    f = (width / 2) / math.tan(math.radians(fov_deg) / 2)
+    i = (np.arange(width) + 0.5 - width / 2) / f
+    j = -(np.arange(height) + 0.5 - height / 2) / f
+    x, y = np.meshgrid(i, j)
+    cam = np.stack([x, y, -np.ones_like(x)], axis=-1)
+    cam /= np.linalg.norm(cam, axis=-1, keepdims=True)
+    return cam @ rotation_matrix(yaw_deg, pitch_deg, roll_deg).T
+
+
+def project_to_view(d, width: int, height: int, fov_deg: float, yaw_deg=0.0, pitch_deg=0.0, roll_deg=0.0):
+    """World direction(s) (..., 3) -> pixel coordinates (x, y) in a pinhole view, and a mask of those in front."""
+    cam = np.asarray(d, dtype=np.float64) @ rotation_matrix(yaw_deg, pitch_deg, roll_deg)
+    f = (width / 2) / math.tan(math.radians(fov_deg) / 2)
+    front = cam[..., 2] < 0
+    zz = np.where(front, -cam[..., 2], np.nan)
+    x = cam[..., 0] / zz * f + width / 2 - 0.5
+    y = -cam[..., 1] / zz * f + height / 2 - 0.5
+    return x, y, front
+
+
+# ----------------------------------------------------------------------------
+# sampling
+
+
+def equirect_grid(lon, lat, width: int, height: int) -> torch.Tensor:
+    """(lon, lat) arrays (h, w) -> a ``grid_sample`` grid for an equirect image padded by one column each side.
+
+    Use with :func:`sample_equirect`, which does the padding.
+    """
+    u, v = pixel_from_lonlat(lon, lat, width, height)
+    # the padded image has width W + 2; column u lives at u + 1
+    gx = (u + 1 + 0.5) / (width + 2) * 2 - 1
+    gy = (v + 0.5) / height * 2 - 1
+    return torch.from_numpy(np.stack([gx, gy], axis=-1)).float()[None]
+
+
+def sample_equirect(img: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """Sample an equirect image (N, C, H, W) at a grid from :func:`equirect_grid`, wrapping in longitude."""
+    padded = torch.cat([img[..., -1:], img, img[..., :1]], dim=-1)
+    grid = grid.to(img.device, img.dtype)
+    if grid.shape[0] != img.shape[0]:
+        grid = grid.expand(img.shape[0], -1, -1, -1)
+    return F.grid_sample(padded, grid, mode=mode, padding_mode="border", align_corners=False)
+
+
+def perspective_view(img: torch.Tensor, size: Tuple[int, int], fov_deg: float, yaw_deg=0.0, pitch_deg=0.0,
+                     roll_deg=0.0, mode: str = "bilinear") -> torch.Tensor:
+    """Render a pinhole view (N, C, h, w) of an equirect image (N, C, H, W); ``size`` is (w, h)."""
+    w, h = size
+    lon, lat = lonlat_from_dir(perspective_rays(w, h, fov_deg, yaw_deg, pitch_deg, roll_deg))
+    return sample_equirect(img, equirect_grid(lon, lat, img.shape[-1], img.shape[-2]), mode=mode)
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 HWC RGB -> float (1, 3, H, W) in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div_(255.0)
+
+
+def to_uint8(t: torch.Tensor) -> np.ndarray:
+    """float (1, 3, H, W) in [0, 1] -> uint8 HWC RGB (rounded, clipped)."""
+    a = t.detach()[0].clamp(0, 1).mul(255.0).round_().to(torch.uint8)
+    return a.permute(1, 2, 0).contiguous().cpu().numpy()
+
+
+# ----------------------------------------------------------------------------
+# wrap-aware operations on equirect tensors
+
+
+def roll_lon(x: torch.Tensor, shift: int) -> torch.Tensor:
+    """Rotate an equirect tensor in longitude by ``shift`` columns (positive: content moves right)."""
+    return torch.roll(x, shifts=int(shift), dims=-1)
+
+
+def resize_equirect(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize an equirect tensor (N, C, H, W), wrapping in longitude.
+
+    The image is tiled three times side by side, resized (antialiased when
+    shrinking) and the middle third kept, so the columns next to +-180° see
+    their true neighbours across the seam.
+    """
+    if x.shape[-2:] == (height, width):
+        return x
+    tiled = torch.cat([x, x, x], dim=-1)
+    out = F.interpolate(tiled, size=(height, 3 * width), mode="bilinear", align_corners=False,
+                        antialias=(height < x.shape[-2] or width < x.shape[-1]))
+    return out[..., width:2 * width].contiguous()
+
+
+def pad_sphere(x: torch.Tensor, left: int, right: int, top: int, bottom: int, vertical: str = "pole") -> torch.Tensor:
+    """Pad an equirect tensor (N, C, H, W) the way the sphere continues.
+
+    Longitude wraps: the left margin is the rightmost columns and vice versa.
+    ``vertical`` says what lies beyond the top and bottom rows:
+
+    * ``"pole"``: the sphere continues over the pole, so row ``-1 - k`` is
+      row ``k`` half a turn away (rows flipped, shifted by ``W/2``);
+    * ``"reflect"``: mirror the rows (for bands cut out of a sphere);
+    * ``"zeros"``: zeros.
+    """
+    if top or bottom:
+        if vertical == "pole":
+            half = x.shape[-1] // 2
+            parts = []
+            if top:
+                parts.append(torch.roll(x[..., :top, :].flip(-2), shifts=half, dims=-1))
+            parts.append(x)
+            if bottom:
+                parts.append(torch.roll(x[..., x.shape[-2] - bottom:, :].flip(-2), shifts=half, dims=-1))
+            x = torch.cat(parts, dim=-2)
+        elif vertical == "reflect":
+            x = F.pad(x, (0, 0, top, bottom), mode="replicate" if x.shape[-2] <= max(top, bottom) else "reflect")
+        elif vertical == "zeros":
+            x = F.pad(x, (0, 0, top, bottom))
+        else:
+            raise ValueError(f"unknown vertical padding {vertical!r}")
+    if left or right:
+        parts = ([x[..., x.shape[-1] - left:]] if left else []) + [x] + ([x[..., :right]] if right else [])
+        x = torch.cat(parts, dim=-1)
+    return x
+
+
+def latitude_of_rows(height: int) -> np.ndarray:
+    """Latitude in radians of each row's centre."""
+    return np.pi / 2 - (np.arange(height) + 0.5) / height * np.pi
