@@ -1,0 +1,131 @@
+"""Configuration of the dream engine: one dataclass, presets, TOML in and out.
+
+Every field is recorded in the output's JSON sidecar, so a result can be
+reproduced from its sidecar alone (``--config OUTPUT.json`` reads it back).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from .errors import UserError
+
+OBJECTIVES = ("l2", "channels", "class", "guide")
+POLE_METHODS = ("faces", "none")
+
+
+@dataclass
+class DreamConfig:
+    """Everything that decides what the engine dreams.
+
+    Step size is in units of [0, 1] pixel values per iteration, applied to the
+    gradient divided by its mean absolute value (the google/deepdream rule,
+    whose 1.5 on 0-255 pixels is 1.5/255 here).
+    """
+
+    model: str = "efficientnet-lite2"
+    layers: List[str] = field(default_factory=lambda: ["block10"])
+    objective: str = "l2"                 # l2 | channels | class | guide
+    channels: List[int] = field(default_factory=list)   # for objective "channels"
+    class_index: Optional[int] = None     # for objective "class"
+    guide: Optional[str] = None           # image path for objective "guide"
+    octaves: int = 4
+    octave_scale: float = 1.4
+    iterations: int = 10
+    step_size: float = 1.5 / 255.0
+    jitter: int = 32
+    seed: int = 0
+    device: str = "auto"                  # auto | cpu | cuda | cuda:N
+    flat: bool = False                    # treat the input as an ordinary picture
+    poles: str = "faces"                  # faces | none: how the polar caps are dreamed
+    pole_fov: float = 100.0               # field of view of the polar faces, degrees
+    pole_blend: List[float] = field(default_factory=lambda: [42.0, 50.0])  # latitudes of the blend ramp
+    tile_max_pixels: int = 0              # tile the gradient when a pass exceeds this many pixels (0: auto)
+    tile_overlap: int = 64                # overlap of neighbouring tiles, pixels of that octave
+    weights: Optional[str] = None         # explicit weights file for torchvision nets
+
+    def validate(self) -> "DreamConfig":
+        if self.objective not in OBJECTIVES:
+            raise UserError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        if self.poles not in POLE_METHODS:
+            raise UserError(f"unknown pole method {self.poles!r}; choose one of {', '.join(POLE_METHODS)}")
+        if self.octaves < 1:
+            raise UserError("--octaves must be at least 1")
+        if self.octave_scale <= 1.0:
+            raise UserError("--octave-scale must be greater than 1")
+        if self.iterations < 0:
+            raise UserError("--iterations must not be negative")
+        if self.objective == "channels" and not self.channels:
+            raise UserError("objective 'channels' needs --channels, e.g. --channels 3,17,42")
+        if self.objective == "class" and self.class_index is None:
+            raise UserError("objective 'class' needs --class-index N (an ImageNet class, 0-999)")
+        if self.objective == "guide" and not self.guide:
+            raise UserError("objective 'guide' needs --guide IMAGE")
+        if not self.layers:
+            raise UserError("name at least one layer with --layer")
+        if not 10.0 < self.pole_fov < 170.0:
+            raise UserError("--pole-fov must lie between 10 and 170 degrees")
+        return self
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> "DreamConfig":
+        return dataclasses.replace(self, **changes)
+
+
+# The 2017 Hallucination Machine ran on Caffe's GoogLeNet; torchvision's
+# GoogLeNet has the same layer names with underscores dropped.
+PRESETS: Dict[str, Dict[str, Any]] = {
+    # the embedded default: works offline on a fresh machine
+    "default": dict(model="efficientnet-lite2", layers=["block10"], octaves=4, octave_scale=1.4,
+                    iterations=10, step_size=1.5 / 255.0, jitter=32),
+    # google/deepdream notebook defaults
+    "classic": dict(model="googlenet", layers=["inception4c"], octaves=4, octave_scale=1.4,
+                    iterations=10, step_size=1.5 / 255.0, jitter=32),
+    # Suzuki et al. 2017 preprocessor (DeepDreamVideoOpticalFlow example run)
+    "hallucination-machine": dict(model="googlenet", layers=["inception4d.pool"], octaves=3,
+                                  octave_scale=1.8, iterations=16, step_size=1.5 / 255.0, jitter=32),
+    # quick look on the CPU
+    "fast": dict(model="efficientnet-lite0", layers=["block8"], octaves=3, octave_scale=1.4,
+                 iterations=6, step_size=2.0 / 255.0, jitter=32),
+}
+
+
+def preset(name: str) -> Dict[str, Any]:
+    try:
+        return dict(PRESETS[name])
+    except KeyError:
+        raise UserError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+def load_config_file(path: str) -> Dict[str, Any]:
+    """Read dream settings from a TOML file (a ``[dream]`` table or top level) or an output's JSON sidecar."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise UserError(f"cannot read config file {path}: {exc.strerror}; check the path") from None
+    try:
+        data = json.loads(text) if p.suffix == ".json" else tomllib.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"config file {path} is not valid {'JSON' if p.suffix == '.json' else 'TOML'}: {exc}") from None
+    if "config" in data and isinstance(data["config"], dict):   # a sidecar
+        data = data["config"]
+    if "dream" in data and isinstance(data["dream"], dict):
+        data = data["dream"]
+    known = {f.name for f in dataclasses.fields(DreamConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UserError(f"config file {path} has unknown keys {', '.join(unknown)}; valid keys: {', '.join(sorted(known))}")
+    return data
+
+
+def to_toml(cfg: DreamConfig) -> str:
+    import tomli_w
+
+    return tomli_w.dumps({"dream": {k: v for k, v in cfg.to_dict().items() if v is not None}})
