@@ -21,3 +21,40 @@ def shared_file(relative: str) -> Path:
 @pytest.fixture
 def shared():
     return shared_file
+
+
+@pytest.fixture(scope="session")
+def xdisplay():
+    """A virtual X display (Xvfb + Mesa) for tests that open real OpenGL windows.
+
+    Uses $DISPLAY when one is set; otherwise starts Xvfb for the session.
+    Skips, saying why, when neither is possible (.ci/run installs Xvfb).
+    """
+    import shutil
+    import subprocess
+    import time
+
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    xvfb = shutil.which("Xvfb")
+    if not xvfb:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb libgl1-mesa-dri); .ci/run installs it")
+    for number in range(90, 140):
+        if not Path(f"/tmp/.X{number}-lock").exists():
+            break
+    display = f":{number}"
+    proc = subprocess.Popen([xvfb, display, "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if Path(f"/tmp/.X11-unix/X{number}").exists():
+            break
+        time.sleep(0.05)
+    os.environ["DISPLAY"] = display
+    os.environ.setdefault("LIBGL_ALWAYS_SOFTWARE", "1")
+    try:
+        yield display
+    finally:
+        os.environ.pop("DISPLAY", None)
+        proc.terminate()
+        proc.wait(timeout=10)
