@@ -1,0 +1,331 @@
+"""Frame sources: still images and videos decoded on a background thread.
+
+A source yields :class:`Frame` objects (uint8 HWC RGB, row 0 at the top) with
+their index in the file and presentation time.  :class:`VideoSource` decodes
+with PyAV on its own thread into a small bounded queue (FFmpeg's own frame
+threads do the heavy lifting; hardware decoding is tried when asked for), so
+the render loop only ever takes ready frames.  :func:`open_source` picks the
+right class for a path.
+"""
+from __future__ import annotations
+
+import queue
+import struct
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ..errors import UserError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".exr"}
+
+
+@dataclass
+class Frame:
+    index: int          # frame number in the file (0-based)
+    time: float         # presentation time in the file, seconds from its first frame
+    image: np.ndarray   # uint8 (H, W, 3) RGB
+    loop: int = 0       # how many times playback wrapped around before this frame
+
+
+class _EOF:
+    pass
+
+
+EOF = _EOF()
+
+
+class ImageSource:
+    """A still panorama: one frame, forever."""
+
+    is_still = True
+    has_audio = False
+
+    def __init__(self, path):
+        self.path = Path(path)
+        try:
+            from PIL import Image
+
+            with Image.open(self.path) as im:
+                self.image = np.asarray(im.convert("RGB"))
+        except FileNotFoundError:
+            raise UserError(f"{self.path} not found; give an equirectangular image or video") from None
+        except Exception as exc:  # PIL raises many kinds
+            raise UserError(f"cannot read image {self.path} ({exc}); give a JPEG/PNG equirectangular image") from None
+        self.height, self.width = self.image.shape[:2]
+        self.fps = 0.0
+        self.frame_count = 1
+        self.duration = 0.0
+        self.stereo = "mono"
+
+    @classmethod
+    def from_array(cls, image: np.ndarray, name: str = "<array>") -> "ImageSource":
+        self = cls.__new__(cls)
+        self.path = Path(name)
+        self.image = np.ascontiguousarray(image, dtype=np.uint8)
+        self.height, self.width = self.image.shape[:2]
+        self.fps, self.frame_count, self.duration, self.stereo = 0.0, 1, 0.0, "mono"
+        return self
+
+    def start(self, start_s: float = 0.0):
+        pass
+
+    def get(self, timeout: Optional[float] = None):
+        return Frame(0, 0.0, self.image)
+
+    def frame_at(self, index: int) -> Frame:
+        return Frame(0, 0.0, self.image)
+
+    def seek(self, t: float):
+        pass
+
+    def close(self):
+        pass
+
+
+def _stereo_of(frame) -> str:
+    try:
+        for sd in frame.side_data:
+            if "STEREO3D" in str(sd.type):
+                kind = struct.unpack("<i", bytes(sd)[:4])[0]
+                return {0: "mono", 1: "sbs", 2: "tb"}.get(kind, "mono")
+    except Exception:
+        pass
+    return "mono"
+
+
+class VideoSource:
+    """A video file decoded on a background thread.
+
+    ``start(start_s)`` launches decoding; ``get(timeout)`` returns the next
+    :class:`Frame`, ``None`` when none arrived within ``timeout``, or
+    :data:`EOF` at the end (unless ``loop``).  ``seek(t)`` restarts decoding at
+    ``t`` seconds; frames queued before the seek are discarded.
+    ``frame_at(i)`` decodes synchronously (for export and stills; do not mix
+    with the thread).
+    """
+
+    is_still = False
+
+    def __init__(self, path, loop: bool = False, queue_size: int = 8, hwaccel: bool = False):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise UserError(f"{self.path} not found; give an equirectangular video or image")
+        import av
+
+        self._av = av
+        self.hwaccel_used = None
+        try:
+            self.container = self._open(hwaccel)
+            self.stream = self.container.streams.video[0]
+        except (av.FFmpegError, IndexError) as exc:
+            raise UserError(f"cannot read video {self.path} ({exc}); give an MP4/WebM with a video stream") from None
+        self.stream.thread_type = "AUTO"
+        rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(25)
+        self.rate = Fraction(rate)
+        self.fps = float(self.rate)
+        cc = self.stream.codec_context
+        self.width, self.height = cc.width, cc.height
+        self.time_base = self.stream.time_base
+        self.start_pts = self.stream.start_time or 0
+        self.frame_count = int(self.stream.frames or 0)
+        if self.stream.duration:
+            self.duration = float(self.stream.duration * self.time_base)
+        elif self.container.duration:
+            self.duration = self.container.duration / 1_000_000
+        else:
+            self.duration = self.frame_count / self.fps if self.frame_count else 0.0
+        if not self.frame_count:
+            self.frame_count = int(round(self.duration * self.fps))
+        self.has_audio = bool(self.container.streams.audio)
+        self.loop = loop
+        self.stereo = "mono"
+        self._queue: "queue.Queue" = queue.Queue(maxsize=queue_size)
+        self._thread: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+        self._seek_to: Optional[float] = None
+        self._generation = 0
+        self._lock = threading.Lock()
+        self.decoded = 0
+        self.decode_seconds = 0.0
+        self.error: Optional[BaseException] = None
+        self._iter = None
+        self._probe_stereo()
+
+    def _open(self, hwaccel: bool):
+        av = self._av
+        if hwaccel:
+            try:
+                from av.codec.hwaccel import HWAccel, hwdevices_available
+
+                for kind in ("cuda", "videotoolbox", "d3d11va", "vaapi"):
+                    if kind in hwdevices_available():
+                        c = av.open(str(self.path), hwaccel=HWAccel(device_type=kind, allow_software_fallback=True))
+                        self.hwaccel_used = kind
+                        return c
+            except Exception:
+                self.hwaccel_used = None
+        return av.open(str(self.path))
+
+    def _probe_stereo(self):
+        try:
+            for frame in self.container.decode(self.stream):
+                self.stereo = _stereo_of(frame)
+                break
+        except self._av.FFmpegError as exc:
+            raise UserError(f"cannot decode video {self.path} ({exc})") from None
+        self.container.seek(self.start_pts, stream=self.stream, backward=True)
+        self._iter = None
+
+    # -- synchronous access ------------------------------------------------
+    def _frame_time(self, frame) -> float:
+        pts = frame.pts if frame.pts is not None else 0
+        return float((pts - self.start_pts) * self.time_base)
+
+    def _convert(self, frame, loop: int = 0) -> Frame:
+        t = self._frame_time(frame)
+        img = frame.to_ndarray(format="rgb24")
+        return Frame(int(round(t * self.fps)), t, img, loop)
+
+    def _seek_container(self, t: float):
+        target = self.start_pts + int(max(0.0, t) / self.time_base)
+        self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
+        self._iter = self.container.decode(self.stream)
+
+    def frame_at(self, index: int) -> Frame:
+        """Decode frame ``index`` (sequential reads are cheap, jumps seek to the key frame before)."""
+        index = max(0, min(int(index), max(0, self.frame_count - 1)))
+        cur = getattr(self, "_last_sync", None)
+        if cur is None or index <= cur.index or index > cur.index + 2 * max(1, int(self.fps)):
+            if cur is not None and index == cur.index:
+                return cur
+            self._seek_container(index / self.fps)
+        last = cur
+        for frame in self._iter:
+            f = self._convert(frame)
+            last = f
+            if f.index >= index:
+                break
+        if last is None:
+            raise UserError(f"{self.path} has no frame {index}")
+        self._last_sync = last
+        return last
+
+    # -- background decoding -----------------------------------------------
+    def start(self, start_s: float = 0.0):
+        if self._thread is not None:
+            self.seek(start_s)
+            return
+        self._seek_to = start_s
+        self._thread = threading.Thread(target=self._run, name=f"decode:{self.path.name}", daemon=True)
+        self._thread.start()
+
+    def seek(self, t: float):
+        with self._lock:
+            self._seek_to = max(0.0, float(t))
+            self._generation += 1
+        self._drain()
+
+    def _drain(self):
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+
+    def _put(self, item, generation) -> bool:
+        while not self._stop.is_set():
+            if generation != self._generation:
+                return False
+            try:
+                self._queue.put((generation, item), timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self):
+        import time
+
+        loop_count = 0
+        try:
+            while not self._stop.is_set():
+                with self._lock:
+                    seek_to, self._seek_to = self._seek_to, None
+                    generation = self._generation
+                if seek_to is not None:
+                    loop_count = int(seek_to // self.duration) if (self.loop and self.duration) else 0
+                    local = seek_to - loop_count * self.duration if self.loop else seek_to
+                    self._seek_container(local)
+                    skip_before = local - 0.5 / self.fps
+                else:
+                    skip_before = -1.0
+                ended = True
+                for frame in self._iter:
+                    if self._stop.is_set() or self._seek_to is not None:
+                        ended = False
+                        break
+                    t0 = time.perf_counter()
+                    if self._frame_time(frame) < skip_before:
+                        continue
+                    f = self._convert(frame, loop_count)
+                    self.decode_seconds += time.perf_counter() - t0
+                    self.decoded += 1
+                    if not self._put(f, generation):
+                        ended = False
+                        break
+                if not ended or self._stop.is_set():
+                    continue
+                if self.loop and self.duration:
+                    loop_count += 1
+                    self._seek_container(0.0)
+                    self._iter = self.container.decode(self.stream)
+                    with self._lock:
+                        if self._seek_to is None:
+                            continue
+                    continue
+                self._put(EOF, generation)
+                # wait for a seek or stop
+                while not self._stop.is_set() and self._seek_to is None:
+                    self._stop.wait(0.02)
+        except BaseException as exc:  # surfaced by get()
+            self.error = exc
+            self._put(EOF, self._generation)
+
+    def get(self, timeout: Optional[float] = None):
+        """Next frame, ``None`` on timeout, or :data:`EOF`."""
+        while True:
+            try:
+                generation, item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                return None
+            if generation != self._generation:
+                continue
+            if item is EOF and self.error is not None:
+                raise UserError(f"decoding {self.path} failed: {self.error}")
+            return item
+
+    def close(self):
+        self._stop.set()
+        self._drain()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
+        try:
+            self.container.close()
+        except Exception:
+            pass
+
+
+def open_source(path, loop: bool = False, hwaccel: bool = False):
+    """An :class:`ImageSource` or :class:`VideoSource` for ``path`` (chosen by suffix)."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path} not found; give an equirectangular image or video")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSource(path)
+    return VideoSource(path, loop=loop, hwaccel=hwaccel)

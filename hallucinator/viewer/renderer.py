@@ -1,0 +1,201 @@
+"""The equirect renderer: one fullscreen pass, a ray per pixel, dream and control mixed by dose.
+
+Needs a current OpenGL 3.3 core context.  ``set_frame("dream", image)``
+uploads a frame (through pixel buffer objects), ``draw(...)`` renders a view
+into the bound framebuffer's ``viewport``.  Also a tiny text/image overlay
+(:class:`Overlay`) for the status line and for callers' own screens.
+"""
+from __future__ import annotations
+
+import time
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+from OpenGL import GL
+
+from .gl import Program, Texture
+from .pose import Pose, symmetric_tangents
+
+LAYOUTS = {"mono": 0, "tb": 1}
+
+
+class EquirectRenderer:
+    """Draws perspective views of equirect frames with the shaders in ``shaders/``."""
+
+    def __init__(self, pbo: bool = True):
+        self.program = Program("fullscreen.vert", "equirect.frag")
+        self.vao = GL.glGenVertexArrays(1)
+        self.textures: Dict[str, Optional[Texture]] = {"dream": None, "control": None}
+        self.pbo = pbo
+        self.layout = "mono"
+        self.upload_seconds = 0.0
+        self.uploads = 0
+
+    def set_frame(self, which: str, image: np.ndarray):
+        """Upload ``image`` (uint8 (H, W, 3) RGB, row 0 at the top) as the ``dream`` or ``control`` frame."""
+        t0 = time.perf_counter()
+        tex = self.textures.get(which)
+        if tex is None or not tex.matches(image):
+            if tex is not None:
+                tex.delete()
+            tex = Texture(image.shape[1], image.shape[0], image.shape[2] if image.ndim == 3 else 1,
+                          pbo_count=2 if self.pbo else 0)
+            self.textures[which] = tex
+        tex.upload(image)
+        self.upload_seconds += time.perf_counter() - t0
+        self.uploads += 1
+
+    def clear_control(self):
+        if self.textures.get("control") is not None:
+            self.textures["control"].delete()
+            self.textures["control"] = None
+
+    @property
+    def has_frame(self) -> bool:
+        return self.textures.get("dream") is not None
+
+    def draw(self, viewport: Sequence[int], rotation, tangents: Tuple[float, float, float, float], dose: float = 1.0,
+             eye: int = 0, layout: Optional[str] = None, brightness: float = 1.0):
+        """Render the view with camera-to-world ``rotation`` (3x3) and frustum ``tangents`` into ``viewport``."""
+        dream = self.textures.get("dream")
+        if dream is None:
+            raise RuntimeError("no frame uploaded yet")
+        control = self.textures.get("control")
+        x, y, w, h = (int(v) for v in viewport)
+        GL.glViewport(x, y, w, h)
+        GL.glDisable(GL.GL_BLEND)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        p = self.program
+        p.use()
+        dream.bind(0)
+        p.set1i("u_dream", 0)
+        (control or dream).bind(1)
+        p.set1i("u_control", 1)
+        p.set1i("u_has_control", 1 if control is not None else 0)
+        p.set1f("u_dose", dose)
+        p.set_mat3("u_rotation", rotation)
+        p.set4f("u_tan", *tangents)
+        p.set4f("u_viewport", x, y, w, h)
+        p.set1i("u_layout", LAYOUTS[layout or self.layout])
+        p.set1i("u_eye", eye)
+        p.set2f("u_tex_size", dream.width, dream.height)
+        p.set1f("u_brightness", brightness)
+        GL.glBindVertexArray(self.vao)
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+        GL.glBindVertexArray(0)
+
+    def draw_pose(self, viewport: Sequence[int], pose: Pose, dose: float = 1.0, eye: int = 0, layout=None):
+        """Render a desktop view (symmetric frustum, horizontal FOV ``pose.fov``)."""
+        w, h = int(viewport[2]), int(viewport[3])
+        self.draw(viewport, pose.matrix, symmetric_tangents(pose.fov, w, h), dose, eye, layout)
+
+    def delete(self):
+        for k, t in list(self.textures.items()):
+            if t is not None:
+                t.delete()
+            self.textures[k] = None
+        self.program.delete()
+        if self.vao:
+            GL.glDeleteVertexArrays(1, [self.vao])
+            self.vao = 0
+
+
+def text_image(text: str, scale: float = 0.6, color=(255, 255, 255), background=(0, 0, 0, 160),
+               thickness: int = 1, padding: int = 6, width: Optional[int] = None) -> np.ndarray:
+    """RGBA uint8 image of one or more lines of text (OpenCV's Hershey font)."""
+    import cv2
+
+    lines = text.split("\n") or [""]
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    sizes = [cv2.getTextSize(line or " ", font, scale, thickness) for line in lines]
+    line_h = max(s[0][1] + s[1] for s in sizes) + padding
+    w = width or (max(s[0][0] for s in sizes) + 2 * padding)
+    h = line_h * len(lines) + padding
+    img = np.zeros((h, w, 4), np.uint8)
+    img[:] = background if len(background) == 4 else (*background, 255)
+    rgba = (*color, 255) if len(color) == 3 else tuple(color)
+    for i, line in enumerate(lines):
+        base = padding + (i + 1) * line_h - sizes[i][1] - padding // 2
+        cv2.putText(img, line, (padding, base), font, scale, rgba, thickness, cv2.LINE_AA)
+    return img
+
+
+class Overlay:
+    """Draws RGBA images (and text) in window pixels, top-left origin, alpha-blended."""
+
+    def __init__(self):
+        self.program = Program("overlay.vert", "overlay.frag")
+        self.vao = GL.glGenVertexArrays(1)
+        self._cache: Dict[str, Tuple[str, Texture]] = {}
+
+    def draw_image(self, rgba: np.ndarray, x: float, y: float, screen: Tuple[int, int], key: Optional[str] = None,
+                   width: Optional[float] = None, height: Optional[float] = None, token=None):
+        """Blend ``rgba`` (uint8 (h, w, 4)) with its top-left at pixel (x, y) of a ``screen`` (w, h) framebuffer.
+
+        ``key`` names a cached texture; it is re-uploaded only when ``token`` changes.
+        """
+        key = key or f"_img{id(rgba)}"
+        cached = self._cache.get(key)
+        if cached is None or cached[0] != token or not cached[1].matches(rgba):
+            if cached is not None and not cached[1].matches(rgba):
+                cached[1].delete()
+                cached = None
+            tex = cached[1] if cached else Texture(rgba.shape[1], rgba.shape[0], 4, wrap_s=GL.GL_CLAMP_TO_EDGE,
+                                                   pbo_count=0)
+            tex.upload(rgba)
+            self._cache[key] = (token, tex)
+        tex = self._cache[key][1]
+        GL.glViewport(0, 0, int(screen[0]), int(screen[1]))
+        GL.glEnable(GL.GL_BLEND)
+        GL.glBlendFunc(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)
+        p = self.program
+        p.use()
+        tex.bind(0)
+        p.set1i("u_image", 0)
+        p.set4f("u_rect", x, y, width or rgba.shape[1], height or rgba.shape[0])
+        p.set2f("u_screen", screen[0], screen[1])
+        GL.glBindVertexArray(self.vao)
+        GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
+        GL.glBindVertexArray(0)
+        GL.glDisable(GL.GL_BLEND)
+        if key.startswith("_img"):
+            tex.delete()
+            del self._cache[key]
+
+    def draw_text(self, text: str, x: float, y: float, screen: Tuple[int, int], scale: float = 0.6,
+                  color=(255, 255, 255), background=(0, 0, 0, 160), key: str = "text") -> Tuple[int, int]:
+        """Draw ``text`` at (x, y) (top-left, pixels); returns the (width, height) it took."""
+        token = (text, scale, tuple(color), tuple(background))
+        cached = self._cache.get(key)
+        if cached is not None and cached[0] == token:
+            img_shape = (cached[1].height, cached[1].width)
+            rgba = None
+        else:
+            rgba = text_image(text, scale, color, background)
+            img_shape = rgba.shape[:2]
+        if rgba is None:
+            tex = cached[1]
+            GL.glViewport(0, 0, int(screen[0]), int(screen[1]))
+            GL.glEnable(GL.GL_BLEND)
+            GL.glBlendFunc(GL.GL_SRC_ALPHA, GL.GL_ONE_MINUS_SRC_ALPHA)
+            self.program.use()
+            tex.bind(0)
+            self.program.set1i("u_image", 0)
+            self.program.set4f("u_rect", x, y, tex.width, tex.height)
+            self.program.set2f("u_screen", screen[0], screen[1])
+            GL.glBindVertexArray(self.vao)
+            GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
+            GL.glBindVertexArray(0)
+            GL.glDisable(GL.GL_BLEND)
+        else:
+            self.draw_image(rgba, x, y, screen, key=key, token=token)
+        return img_shape[1], img_shape[0]
+
+    def delete(self):
+        for _, tex in self._cache.values():
+            tex.delete()
+        self._cache.clear()
+        self.program.delete()
+        if self.vao:
+            GL.glDeleteVertexArrays(1, [self.vao])
+            self.vao = 0
