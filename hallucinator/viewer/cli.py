@@ -1,0 +1,137 @@
+"""Command line: ``hallucinator view`` and ``hallucinator bench viewer``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..errors import UserError
+
+
+def register(sub):
+    p = sub.add_parser(
+        "view", help="play a 360° image or video in a window or an OpenXR headset",
+        description="Play an equirectangular image or video (mono or top-bottom stereo) with head tracking, "
+                    "a dose dial between a matched control and the dream, and pose logs. Also renders single "
+                    "stills (--screenshot) and participant's-eye replays of pose logs (--replay-pose --export).",
+        epilog="keys: drag/arrows look, wheel or +/- zoom, 0 recentre, space pause, PgUp/PgDn or "
+               "shift+left/right seek 5 s, Home restart, [ ] dose -/+0.1, \\ back to the timeline, "
+               "h status line, f fullscreen, l loop, q/Esc quit")
+    p.add_argument("source", help="dream video or image (equirectangular, 360x180)")
+    p.add_argument("--control", help="matched control video/image; the dose mixes control (0) and dream (1)")
+    p.add_argument("--dose", default="1",
+                   help="dose: a number (0 control, 1 dream, >1 exaggerates), a timeline like "
+                        "'0s:0 -> 30s:1 -> 90s:1 -> 120s:0', or a file holding one (default 1)")
+    p.add_argument("--pose-log", help="write one row per displayed frame to this TSV (+ .json sidecar)")
+    p.add_argument("--replay-pose", help="take the head pose from a recorded pose log")
+    p.add_argument("--export", help="with --replay-pose: render the recorded views into this MP4 (headless)")
+    p.add_argument("--screenshot", help="render one view to this PNG and exit (headless)")
+    p.add_argument("--size", default="1280x720", help="window / output size WxH (default 1280x720)")
+    p.add_argument("--yaw", type=float, default=0.0, help="initial yaw, degrees to the right")
+    p.add_argument("--pitch", type=float, default=0.0, help="initial pitch, degrees up")
+    p.add_argument("--roll", type=float, default=0.0, help="initial roll, degrees clockwise")
+    p.add_argument("--fov", type=float, default=90.0, help="horizontal field of view in degrees (default 90)")
+    p.add_argument("--time", type=float, default=0.0, help="--screenshot: time in the video, seconds")
+    p.add_argument("--start", type=float, default=0.0, help="start playback at this time, seconds")
+    p.add_argument("--duration", type=float, help="stop after this many seconds of playback")
+    p.add_argument("--frames", type=int, help="stop after this many video frames")
+    p.add_argument("--loop", action="store_true", help="loop the video")
+    p.add_argument("--fullscreen", action="store_true", help="fill the primary monitor")
+    p.add_argument("--headless", action="store_true", help="no visible window (offscreen; e.g. under Xvfb)")
+    p.add_argument("--xr", action="store_true", help="render to an OpenXR headset; the window mirrors one eye")
+    p.add_argument("--stereo", choices=["auto", "mono", "tb"], default="auto",
+                   help="source layout: mono, tb (top-bottom, left eye on top), or auto from the file's metadata")
+    p.add_argument("--eye", choices=["left", "right"], default="left", help="eye shown on a desktop (stereo)")
+    p.add_argument("--no-audio", action="store_true", help="play without sound (the wall clock drives the video)")
+    p.add_argument("--audio-device", help="sounddevice output device (name or index); 'none' = silent clock")
+    p.add_argument("--no-status", action="store_true", help="hide the status line (h toggles it)")
+    p.add_argument("--hwaccel", action="store_true", help="try hardware video decoding (CUDA/VAAPI/...)")
+    p.add_argument("--realtime-off", dest="realtime", action="store_false",
+                   help="show every frame once as fast as possible (no audio)")
+    p.set_defaults(func=run_view)
+
+
+def register_bench(bench_sub):
+    p = bench_sub.add_parser("viewer", help="texture upload, render and playback speed of the viewer",
+                             description="Measure decode, upload (PBO vs direct), render and whole-loop fps "
+                                         "for a video (or synthetic frames) at a viewport size, side by side.")
+    p.add_argument("video", nargs="?", help="video to play (default: synthetic frames of --source-size)")
+    p.add_argument("--size", default="1280x720", help="viewport WxH (default 1280x720)")
+    p.add_argument("--source-size", default="4096x2048", help="synthetic frame size when no video is given")
+    p.add_argument("--frames", type=int, default=60, help="frames to measure (default 60)")
+    p.add_argument("--visible", action="store_true", help="render into a visible window instead of offscreen")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=run_bench_cmd)
+
+
+def _audio_device(text):
+    if text is None:
+        return None
+    if text.lower() in ("none", "null", "off"):
+        return False
+    return int(text) if text.isdigit() else text
+
+
+def run_view(args) -> int:
+    from .export import export_replay, parse_size, render_still, save_png
+    from .pose import MouseKeyboardPose, Pose, ReplayPose
+
+    size = parse_size(args.size)
+    if not Path(args.source).exists():
+        raise UserError(f"{args.source} not found; give an equirectangular image or video")
+    if args.control and not Path(args.control).exists():
+        raise UserError(f"control {args.control} not found; give the matched control video")
+    if not (1.0 <= args.fov <= 179.0):
+        raise UserError(f"--fov {args.fov:g} is out of range; use 1 to 179 degrees")
+    eye = 0 if args.eye == "left" else 1
+    if args.export and not args.replay_pose:
+        raise UserError("--export needs --replay-pose LOG (the views to render)")
+    if args.xr and (args.screenshot or args.export):
+        raise UserError("--xr cannot be combined with --screenshot or --export (they render headless)")
+    if args.xr:
+        from .xr import check_runtime
+
+        check_runtime()
+    if args.screenshot:
+        from .dose import DoseTimeline
+
+        dose = DoseTimeline.from_spec(args.dose).value(args.time)
+        img = render_still(args.source, Pose.from_euler(args.yaw, args.pitch, args.roll, args.fov), size,
+                           time_s=args.time, dose=dose, control=args.control, stereo=args.stereo, eye=eye)
+        save_png(img, args.screenshot)
+        print(f"wrote {args.screenshot} ({size[0]}x{size[1]}, yaw {args.yaw:g} pitch {args.pitch:g} "
+              f"roll {args.roll:g} fov {args.fov:g}, t={args.time:g}s)")
+        return 0
+    if args.export:
+        n = export_replay(args.source, args.replay_pose, args.export, size=size, control=args.control,
+                          stereo=args.stereo, progress=sys.stdout.isatty())
+        print(f"wrote {args.export} ({n} frames, {size[0]}x{size[1]})")
+        return 0
+    from .app import Viewer
+
+    if args.replay_pose:
+        pose = ReplayPose.from_file(args.replay_pose)
+    else:
+        pose = MouseKeyboardPose(yaw=args.yaw, pitch=args.pitch, roll=args.roll, fov=args.fov, width=size[0])
+    with Viewer(size=size, fullscreen=args.fullscreen, visible=not args.headless, xr=args.xr,
+                status=not args.no_status, title=f"Hallucinator - {Path(args.source).name}") as v:
+        summary = v.play(args.source, control=args.control, dose=args.dose, duration_s=args.duration,
+                         max_frames=args.frames, pose=pose, pose_log=args.pose_log, start_s=args.start,
+                         loop=args.loop, audio=not args.no_audio, audio_device=_audio_device(args.audio_device),
+                         realtime=args.realtime, stereo=args.stereo, hwaccel=args.hwaccel)
+    print(summary.line())
+    if args.pose_log:
+        print(f"pose log: {args.pose_log} ({summary.frames_presented} rows)")
+    return 0
+
+
+def run_bench_cmd(args) -> int:
+    from .bench import format_bench, run_bench
+    from .export import parse_size
+
+    if args.video and not Path(args.video).is_file():
+        raise UserError(f"{args.video} not found; give a video file, or none for synthetic frames")
+    res = run_bench(args.video, parse_size(args.size), args.frames, parse_size(args.source_size), args.visible)
+    print(json.dumps(res, indent=2) if args.json else format_bench(res))
+    return 0
