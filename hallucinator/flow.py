@@ -1,0 +1,186 @@
+"""Wrap-aware optical flow on equirectangular frames, warping, motion and occlusion masks.
+
+Conventions
+-----------
+* Images are numpy arrays (H, W) or (H, W, C), uint8 or float32, equirect
+  (column 0 and column W-1 are neighbours across ±180°).
+* A flow ``f`` from frame ``a`` to frame ``b`` is float32 (H, W, 2) in
+  pixels, (dx, dy): the content at pixel ``p`` of ``a`` is found at
+  ``p + f(p)`` in ``b`` (OpenCV's convention).
+* :func:`warp` samples an image at ``p + f(p)``: warping frame ``t-1`` with
+  the *backward* flow ``t -> t-1`` brings it into the geometry of frame ``t``.
+* Longitude wraps everywhere: the flow is computed on frames padded with
+  the columns from across the seam, and sampling wraps column indices.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+
+FLOW_METHODS = ("dis", "farneback")
+
+
+@dataclass(frozen=True)
+class FlowParams:
+    """What decides the flow (part of the flow cache key)."""
+
+    method: str = "dis"            # dis | farneback
+    dis_preset: str = "medium"     # ultrafast | fast | medium
+    pad: float = 0.125             # fraction of the width padded on each side across the seam
+    # Farneback, as in the 2017 Hallucination Machine preprocessor
+    pyr_scale: float = 0.5
+    levels: int = 3
+    winsize: int = 15
+    iterations: int = 3
+    poly_n: int = 5
+    poly_sigma: float = 1.2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """uint8 RGB (H, W, 3) or gray (H, W) -> uint8 gray (H, W)."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = np.clip(np.asarray(image, np.float32) * (255.0 if image.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    if image.ndim == 3:
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2GRAY)
+    return image
+
+
+def pad_wrap(image: np.ndarray, pad: int) -> np.ndarray:
+    """Pad columns on both sides with the columns from across the ±180° seam."""
+    if pad <= 0:
+        return image
+    return np.concatenate([image[:, -pad:], image, image[:, :pad]], axis=1)
+
+
+def _dis(preset: str):
+    presets = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+               "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+    return cv2.DISOpticalFlow_create(presets[preset])
+
+
+def compute_flow(a: np.ndarray, b: np.ndarray, params: FlowParams = FlowParams()) -> np.ndarray:
+    """Dense flow from ``a`` to ``b`` (H, W, 2) float32, continuous across ±180°."""
+    ga, gb = to_gray(a), to_gray(b)
+    if ga.shape != gb.shape:
+        raise ValueError(f"frames differ in size: {ga.shape} vs {gb.shape}")
+    h, w = ga.shape
+    pad = int(round(params.pad * w)) if params.pad else 0
+    pad = min(pad, w)
+    pa, pb = pad_wrap(ga, pad), pad_wrap(gb, pad)
+    if params.method == "dis":
+        flow = _dis(params.dis_preset).calc(pa, pb, None)
+    elif params.method == "farneback":
+        flow = cv2.calcOpticalFlowFarneback(pa, pb, None, params.pyr_scale, params.levels, params.winsize,
+                                            params.iterations, params.poly_n, params.poly_sigma, 0)
+    else:
+        raise ValueError(f"unknown flow method {params.method!r}; choose one of {', '.join(FLOW_METHODS)}")
+    return np.ascontiguousarray(flow[:, pad:pad + w], dtype=np.float32)
+
+
+def flow_pair(a: np.ndarray, b: np.ndarray, params: FlowParams = FlowParams()) -> Tuple[np.ndarray, np.ndarray]:
+    """(forward a->b, backward b->a) flows."""
+    return compute_flow(a, b, params), compute_flow(b, a, params)
+
+
+def _maps(flow: np.ndarray, border: int) -> Tuple[np.ndarray, np.ndarray]:
+    h, w = flow.shape[:2]
+    xs = np.arange(w, dtype=np.float32)[None, :] + flow[..., 0]
+    ys = np.arange(h, dtype=np.float32)[:, None] + flow[..., 1]
+    map_x = np.mod(xs, np.float32(w)).astype(np.float32) + np.float32(border)
+    map_y = np.clip(ys, 0, h - 1).astype(np.float32)
+    return map_x, map_y
+
+
+def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Sample ``image`` at ``p + flow(p)``, wrapping in longitude and clamping at the poles.
+
+    ``image`` (H, W) or (H, W, C), any C; returns the same dtype and shape.
+    """
+    image = np.asarray(image)
+    h, w = flow.shape[:2]
+    if image.shape[:2] != (h, w):
+        raise ValueError(f"image {image.shape[:2]} and flow {(h, w)} differ in size")
+    border = 2
+    map_x, map_y = _maps(flow, border)
+    padded = pad_wrap(image, border)
+    if image.ndim == 3 and image.shape[2] > 4:
+        return np.stack([warp(image[..., c], flow, interpolation) for c in range(image.shape[2])], axis=-1)
+    out = cv2.remap(np.ascontiguousarray(padded), map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
+    if image.ndim == 3 and out.ndim == 2:
+        out = out[..., None]
+    return out
+
+
+def occlusion_mask(forward: np.ndarray, backward: np.ndarray, alpha: float = 0.01, beta: float = 0.5) -> np.ndarray:
+    """Pixels of frame ``b`` with no trustworthy match in frame ``a`` (bool (H, W)).
+
+    ``forward`` is a->b, ``backward`` is b->a.  Forward–backward check
+    (Sundaram, Brox, Keutzer 2010): following the backward flow then the
+    forward flow must return close to the start,
+    ``|b + f(p + b)|² <= alpha (|b|² + |f(p + b)|²) + beta``.  Pixels whose
+    match leaves the frame over a pole are occluded too.
+    """
+    h, w = backward.shape[:2]
+    f_at = warp(forward, backward)
+    s = backward + f_at
+    err = (s ** 2).sum(-1)
+    bound = alpha * ((backward ** 2).sum(-1) + (f_at ** 2).sum(-1)) + beta
+    ys = np.arange(h, dtype=np.float32)[:, None] + backward[..., 1]
+    outside = (ys < -0.5) | (ys > h - 0.5)
+    return (err > bound) | outside
+
+
+def flow_magnitude(flow: np.ndarray, spherical: bool = True) -> np.ndarray:
+    """Length of the flow in pixels at the equator's scale (horizontal motion shrinks by cos(latitude))."""
+    fx, fy = flow[..., 0], flow[..., 1]
+    if spherical:
+        h = flow.shape[0]
+        lat = np.pi / 2 - (np.arange(h) + 0.5) / h * np.pi
+        fx = fx * np.cos(lat)[:, None].astype(np.float32)
+    return np.sqrt(fx * fx + fy * fy)
+
+
+def motion_mask(flow: np.ndarray, threshold: float = 1.0, normalise: bool = False, spherical: bool = True,
+                soften: float = 1.5) -> np.ndarray:
+    """Where things move: float32 (H, W) in [0, 1].
+
+    ``normalise=False``: moving where the (spherical) flow magnitude exceeds
+    ``threshold`` pixels.  ``normalise=True``: the 2017 rule — magnitude
+    scaled per frame to 0–255 and compared with ``threshold`` (6 there).
+    ``soften`` is the sigma (pixels) of a Gaussian that feathers the edge.
+    """
+    mag = flow_magnitude(flow, spherical)
+    if normalise:
+        top = float(mag.max())
+        mag = mag / top * 255.0 if top > 0 else mag
+    mask = (mag > threshold).astype(np.float32)
+    if soften > 0:
+        k = int(2 * round(3 * soften) + 1)
+        mask = pad_wrap(mask, k)
+        mask = cv2.GaussianBlur(mask, (k, 1), soften, borderType=cv2.BORDER_REPLICATE)
+        mask = cv2.GaussianBlur(mask, (1, k), soften, borderType=cv2.BORDER_REPLICATE)[:, k:-k]
+    return np.clip(mask, 0.0, 1.0)
+
+
+def warping_error(prev: np.ndarray, cur: np.ndarray, backward: np.ndarray,
+                  valid: Optional[np.ndarray] = None) -> float:
+    """Mean |warp(prev, backward) - cur| over ``valid`` pixels, images as float in [0, 1] (or uint8)."""
+    p = np.asarray(prev, np.float32)
+    c = np.asarray(cur, np.float32)
+    if np.asarray(prev).dtype == np.uint8:
+        p, c = p / 255.0, c / 255.0
+    diff = np.abs(warp(p, backward) - c)
+    if diff.ndim == 3:
+        diff = diff.mean(-1)
+    if valid is not None:
+        if not valid.any():
+            return 0.0
+        return float(diff[valid].mean())
+    return float(diff.mean())
