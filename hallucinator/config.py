@@ -22,9 +22,8 @@ POLE_METHODS = ("faces", "none")
 class DreamConfig:
     """Everything that decides what the engine dreams.
 
-    Step size is in units of [0, 1] pixel values per iteration, applied to the
-    gradient divided by its mean absolute value (the google/deepdream rule,
-    whose 1.5 on 0-255 pixels is 1.5/255 here).
+    Step size is in 0-255 pixel units per iteration, applied to the gradient
+    divided by its mean absolute value (the google/deepdream rule and value).
     """
 
     model: str = "efficientnet-lite2"
@@ -36,7 +35,7 @@ class DreamConfig:
     octaves: int = 4
     octave_scale: float = 1.4
     iterations: int = 10
-    step_size: float = 1.5 / 255.0
+    step_size: float = 1.5
     jitter: int = 32
     seed: int = 0
     device: str = "auto"                  # auto | cpu | cuda | cuda:N
@@ -65,6 +64,10 @@ class DreamConfig:
             raise UserError("objective 'class' needs --class-index N (an ImageNet class, 0-999)")
         if self.objective == "guide" and not self.guide:
             raise UserError("objective 'guide' needs --guide IMAGE")
+        if self.step_size <= 0:
+            raise UserError("--step-size must be positive (0-255 pixel units; 1.5 is the classic value)")
+        if self.jitter < 0:
+            raise UserError("--jitter must not be negative")
         if not self.layers:
             raise UserError("name at least one layer with --layer")
         if not 10.0 < self.pole_fov < 170.0:
@@ -83,16 +86,16 @@ class DreamConfig:
 PRESETS: Dict[str, Dict[str, Any]] = {
     # the embedded default: works offline on a fresh machine
     "default": dict(model="efficientnet-lite2", layers=["block10"], octaves=4, octave_scale=1.4,
-                    iterations=10, step_size=1.5 / 255.0, jitter=32),
+                    iterations=10, step_size=1.5, jitter=32),
     # google/deepdream notebook defaults
     "classic": dict(model="googlenet", layers=["inception4c"], octaves=4, octave_scale=1.4,
-                    iterations=10, step_size=1.5 / 255.0, jitter=32),
+                    iterations=10, step_size=1.5, jitter=32),
     # Suzuki et al. 2017 preprocessor (DeepDreamVideoOpticalFlow example run)
     "hallucination-machine": dict(model="googlenet", layers=["inception4d.pool"], octaves=3,
-                                  octave_scale=1.8, iterations=16, step_size=1.5 / 255.0, jitter=32),
+                                  octave_scale=1.8, iterations=16, step_size=1.5, jitter=32),
     # quick look on the CPU
     "fast": dict(model="efficientnet-lite0", layers=["block8"], octaves=3, octave_scale=1.4,
-                 iterations=6, step_size=2.0 / 255.0, jitter=32),
+                 iterations=6, step_size=2.0, jitter=32),
 }
 
 
