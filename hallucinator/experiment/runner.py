@@ -233,9 +233,9 @@ class SessionRunner:
     def display(self) -> Display:
         if self._display is None:
             if self.realtime and not self.opts.headless:
-                from .display import GLDisplay
-                self._display = GLDisplay(self.clock, self.opts.window, fullscreen=self.opts.fullscreen,
-                                          xr=self.opts.xr)
+                from .viewer_bridge import open_display
+                self._display = open_display(self.clock, self.opts.window, fullscreen=self.opts.fullscreen,
+                                             xr=self.opts.xr)
             else:
                 self._display = NullDisplay(self.clock, rate=self.opts.motion_rate)
         return self._display
@@ -255,6 +255,8 @@ class SessionRunner:
             inputs = d.poll()
             self._check_abort(inputs)
             for ev in inputs:
+                if ev.t < onset:      # pressed before this screen appeared: not an answer to it
+                    continue
                 if ev.kind == "key" and ev.key in keys and ev.t - onset >= min_time:
                     return onset, ev
             now = self.clock.now()
@@ -369,6 +371,7 @@ class SessionRunner:
         pose = self.sim.pose_function(duration + 5.0, 60.0, step.condition) if self.sim else None
         req = PlayRequest(str(stim.dream) if stim.dream else None, str(stim.control) if stim.control else None,
                           str(stim.file) if stim.file else None, duration, cond.dose_at,
+                          list(cond.timeline) if cond.timeline else [(0.0, cond.dose)],
                           float(step.params.get("start", 0.0)), pose, overlay, on_input)
         def shown(dose):
             if req.file:
@@ -399,7 +402,7 @@ class SessionRunner:
         self.log_clock(f"step {step.index} before play")
         result = self.display.play(req, on_frame)
         for lsl_t, pb_t in result.clock_pairs:
-            self.clocklog.write({"onset": self.clock.now(), "lsl_time": lsl_t, "playback_time": pb_t,
+            self.clocklog.write({"onset": lsl_t - self.clock.t0, "lsl_time": lsl_t, "playback_time": pb_t,
                                  "offset": lsl_t - pb_t, "wall_time": time.time(),
                                  "where": f"step {step.index} playback"})
         self.log_clock(f"step {step.index} after play")
@@ -436,6 +439,8 @@ class SessionRunner:
             inputs = d.poll()
             self._check_abort(inputs)
             for ev in inputs:
+                if ev.t < onset:
+                    continue
                 if ev.kind == "key":
                     if ev.key in ("enter", "space") and value is not None:
                         return onset, value, ev.t - onset
@@ -523,7 +528,7 @@ class SessionRunner:
 
         def on_key(t, key):
             tr = current()
-            if tr is None or state["iti_until"] is not None:
+            if tr is None or state["iti_until"] is not None or t < tr.t_ready:
                 return
             tr.tick(t)
             tr.key(t, key)

@@ -1,0 +1,148 @@
+"""The runner's display on top of :class:`hallucinator.viewer.app.Viewer`.
+
+Screens (instructions, questionnaire items, timing cues) are rendered to RGBA
+images (:mod:`.screens`) and blended over the whole window with
+``Viewer.draw_image``; stimuli play with ``Viewer.play`` (viewer keys off, so
+the participant cannot pause, seek or change the dose; no status line), and
+timing-task cues are drawn over the video from ``on_frame``.
+
+Times: viewer events carry ``time.monotonic()``; they are moved onto the
+session clock with the offset between the two clocks measured at each poll.
+The playback clock (``FrameInfo.time``) is logged against LSL's clock in
+``*_clock.tsv`` at the first frame, every 5 s and at the last frame.
+"""
+from __future__ import annotations
+
+import time
+from typing import List, Optional
+
+from ..errors import UserError
+from .display import Display, Input, PlayRequest, PlayResult, key_names
+from .screens import Screen, render
+
+
+class ViewerDisplay(Display):
+    def __init__(self, clock, size=(1280, 720), fullscreen: bool = False, xr: bool = False, viewer=None):
+        from ..viewer.app import Viewer
+        self.clock = clock
+        self._own = viewer is None
+        self.v = viewer or Viewer(size=tuple(size), fullscreen=fullscreen, visible=True, title="Hallucinator",
+                                  xr=xr, status=False)
+        if self._own:
+            self.v.open()
+        self.v.show_status = False
+        self._button = False
+        self._cursor = (0.0, 0.0)
+        self._last_screen = None
+
+    @property
+    def size(self):
+        return self.v.framebuffer_size
+
+    def _session_time(self, mono: float) -> float:
+        return self.clock.now() - (time.monotonic() - mono)
+
+    def convert(self, events) -> List[Input]:
+        import glfw
+        names = key_names()
+        out: List[Input] = []
+        ww, wh = glfw.get_window_size(self.v.window) if self.v.visible else self.size
+        fw, fh = self.size
+        sx, sy = fw / max(1, ww), fh / max(1, wh)
+        for ev in events:
+            t = self._session_time(ev.time)
+            if ev.kind == "key" and ev.action in (glfw.PRESS, glfw.REPEAT) and ev.key in names:
+                name = names[ev.key]
+                if ev.action == glfw.REPEAT and name not in ("left", "right"):
+                    continue
+                out.append(Input(t, "key", name))
+            elif ev.kind == "close":
+                out.append(Input(t, "key", "escape"))
+            elif ev.kind == "mouse_button" and ev.button == glfw.MOUSE_BUTTON_LEFT:
+                self._button = ev.action == glfw.PRESS
+                if self._button:
+                    out.append(Input(t, "click", "", ev.x * sx, ev.y * sy))
+            elif ev.kind == "cursor":
+                self._cursor = (ev.x, ev.y)
+                if self._button:
+                    out.append(Input(t, "move", "", ev.x * sx, ev.y * sy))
+        return out
+
+    def poll(self) -> List[Input]:
+        return self.convert(self.v.poll())
+
+    def _draw_screen(self, screen: Screen):
+        w, h = self.size
+        img = render(screen, max(1, w), max(1, h))
+        self.v.draw_image(img, 0, 0, key="experiment-screen", token=id(img), width=w, height=h)
+
+    def show(self, screen: Screen) -> None:
+        self.v.make_current()
+        bg = tuple(c / 255.0 for c in screen.background)
+        self.v.clear(bg)
+        self._draw_screen(screen)
+        self.v.present()
+
+    def play(self, request: PlayRequest, on_frame) -> PlayResult:
+        from ..viewer.dose import DoseTimeline
+        from ..viewer.pose import FunctionPose, Pose
+        start = float(request.start)
+        timeline = DoseTimeline([(start + t, d) for t, d in request.dose_keys])
+        pose = None
+        if request.pose is not None:
+            fn = request.pose
+            pose = FunctionPose(lambda t: Pose(tuple(float(x) for x in fn(t - start)), 90.0))
+        if request.file:
+            dream, control = request.file, None
+        else:
+            dream, control = request.dream, request.control
+        state = {"onset": None, "last": None, "pairs": [], "next_pair": 0.0, "stopped": False}
+
+        def cb(info):
+            now = self.clock.now()
+            if state["onset"] is None:
+                state["onset"] = now
+            state["last"] = now
+            if now >= state["next_pair"]:
+                lsl_t = self.clock.lsl(now)
+                state["pairs"].append((lsl_t, info.time))
+                state["next_pair"] = now + 5.0
+            state["pb"] = info.time
+            inputs = self.convert(info.events)
+            if request.on_input is not None:
+                for ev in inputs:
+                    request.on_input(ev)
+            elif any(ev.kind == "key" and ev.key == "escape" for ev in inputs):
+                state["stopped"] = True
+                return False
+            if request.overlay is not None:
+                scr = request.overlay(now)
+                if scr is not None and (scr.big or scr.hint or scr.body):
+                    self._draw_screen(scr)
+            keep = on_frame(now, info.pose.quat, info.dose)
+            if keep is False:
+                state["stopped"] = True
+            return keep
+
+        self.v.make_current()
+        try:
+            summary = self.v.play(dream, control=control, dose=timeline, duration_s=request.duration, pose=pose,
+                                  on_frame=cb, start_s=start, loop=True, keys=False)
+        except UserError:
+            raise
+        if state["last"] is not None and "pb" in state:
+            state["pairs"].append((self.clock.lsl(state["last"]), state["pb"]))
+        onset = state["onset"] if state["onset"] is not None else self.clock.now()
+        last = state["last"] if state["last"] is not None else onset
+        return PlayResult(onset, last - onset, summary.frames_presented, summary.dropped,
+                          state["stopped"] or summary.ended_by in ("closed", "callback"),
+                          state["pairs"])
+
+    def close(self) -> None:
+        if self._own and self.v is not None:
+            self.v.close()
+            self.v = None
+
+
+def open_display(clock, size, fullscreen=False, xr=False) -> ViewerDisplay:
+    return ViewerDisplay(clock, size, fullscreen, xr)
