@@ -326,6 +326,9 @@ def temp_path(final: Path, tag: str = "part") -> Path:
     final = Path(final)
     fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".{tag}.tmp", dir=str(final.parent or "."))
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)   # mkstemp makes 0600; outputs get the usual permissions
     return Path(name)
 
 
@@ -467,8 +470,8 @@ class VideoWriter:
             if self._audio_end is not None and pkt.pts >= self._audio_end:
                 self._a_done()
                 return
-            if pkt.pts < self._audio_start:
-                continue
+            if self._audio_start > 0 and pkt.pts + (pkt.duration or 0) <= self._audio_start:
+                continue   # ends before the range; from the very start everything is kept (AAC priming too)
             if seconds is not None and float((pkt.pts - self._audio_start) * tb) > seconds:
                 self._pending_audio = pkt
                 return
@@ -759,7 +762,8 @@ def inject_spherical_metadata(path, stereo: str = "mono", v1: bool = True, v2: b
         if v1:
             trak.children = [c for c in trak.children if not (c.type == b"uuid" and c.payload[:16] == SPHERICAL_V1_UUID)]
             idx = next((i + 1 for i, c in enumerate(trak.children) if c.type == b"tkhd"), 0)
-            trak.children.insert(idx, spherical_v1_box(stereo))
+            # FFmpeg refuses a file that states the stereo layout twice: with V2 present, st3d carries it
+            trak.children.insert(idx, spherical_v1_box("mono" if v2 else stereo))
         if v2:
             for stsd in (b for mdia in trak.find(b"mdia") for minf in mdia.find(b"minf")
                          for stbl in minf.find(b"stbl") for b in stbl.find(b"stsd")):
