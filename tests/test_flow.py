@@ -1,0 +1,125 @@
+"""Wrap-aware optical flow, warping, occlusion and motion masks."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import shared_file
+from hallucinator.flow import (FlowParams, compute_flow, flow_magnitude, flow_pair, motion_mask, occlusion_mask,
+                               pad_wrap, warp, warping_error)
+
+BATTLE = "videos/panolens-1941-battle-640x320.mp4"
+
+
+def texture(w=256, h=128, seed=0):
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, size=(h // 8, w // 8, 3), dtype=np.uint8)
+    # tile-periodic upsampling so the texture itself wraps at ±180°
+    big = cv2.resize(np.concatenate([small, small, small], axis=1), (3 * w, h), interpolation=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(big[:, w:2 * w])
+
+
+def test_warp_integer_shift_wraps_exactly():
+    img = texture()
+    flow = np.zeros(img.shape[:2] + (2,), np.float32)
+    flow[..., 0] = 5.0                       # sample 5 px to the right, across the seam at the end
+    out = warp(img, flow)
+    assert np.array_equal(out, np.roll(img, -5, axis=1))
+    flow[..., 0] = -7.0
+    assert np.array_equal(warp(img, flow), np.roll(img, 7, axis=1))
+
+
+def test_warp_half_pixel_interpolates_across_seam():
+    img = texture().astype(np.float32)
+    flow = np.zeros(img.shape[:2] + (2,), np.float32)
+    flow[..., 0] = 0.5
+    out = warp(img, flow)
+    expect = 0.5 * (img + np.roll(img, -1, axis=1))
+    assert np.abs(out - expect).max() < 1e-3     # the last column mixes with the first one
+
+
+def seam_scene(t, w=256, h=128):
+    """Static background with a textured patch straddling ±180° that moves right by 4 px per frame."""
+    bg = texture(w, h, seed=3)
+    patch = texture(w, h, seed=4)
+    out = bg.copy()
+    cols = (np.arange(-30, 30) + 4 * t) % w
+    out[40:90, cols] = np.roll(patch, 4 * t, axis=1)[40:90, cols]
+    return out
+
+
+@pytest.mark.parametrize("method", ["dis", "farneback"])
+def test_flow_is_continuous_across_the_seam(method):
+    a, b = seam_scene(0), seam_scene(1)
+    wrapped = compute_flow(a, b, FlowParams(method=method))
+    flat = compute_flow(a, b, FlowParams(method=method, pad=0.0))
+    rows = slice(50, 80)
+    seam_cols = np.r_[0:12, 244:256]
+    err_wrapped = np.abs(wrapped[rows][:, seam_cols, 0] - 4).mean()
+    err_flat = np.abs(flat[rows][:, seam_cols, 0] - 4).mean()
+    assert err_wrapped < 1.0, err_wrapped
+    assert err_wrapped < 0.6 * err_flat, (err_wrapped, err_flat)
+    # and the warped frame matches across the seam
+    bwd = compute_flow(b, a, FlowParams(method=method))
+    e = np.abs(warp(a, bwd).astype(float) - b.astype(float))[rows][:, seam_cols].mean()
+    assert e < np.abs(a.astype(float) - b.astype(float))[rows][:, seam_cols].mean() / 3
+
+
+def test_occlusion_check_finds_uncovered_background():
+    w, h = 256, 128
+    bg = texture(w, h, seed=1)
+    sq = texture(w, h, seed=2)
+
+    def frame(x):
+        f = bg.copy()
+        f[40:90, x:x + 50] = sq[40:90, 0:50]
+        return f
+
+    a, b = frame(100), frame(110)           # the square moves 10 px right
+    fwd, bwd = flow_pair(a, b)
+    occ = occlusion_mask(fwd, bwd)
+    uncovered = occ[48:82, 102:108].mean()    # background revealed behind the square in b
+    far = occ[:, :60].mean()                  # untouched background
+    assert uncovered > 0.5, uncovered
+    assert far < 0.05, far
+
+
+def test_motion_mask_marks_moving_pixels():
+    flow = np.zeros((128, 256, 2), np.float32)
+    flow[40:90, 100:150, 0] = 3.0
+    m = motion_mask(flow, threshold=1.0, soften=0)
+    assert m[40:90, 100:150].min() == 1.0 and m[:30].max() == 0.0
+    # the 2017 rule normalises per frame: any motion above 6/255 of the largest counts
+    flow[0:10, :, 0] = 0.05
+    assert motion_mask(flow, threshold=6, normalise=True, spherical=False, soften=0)[0:10].max() == 0.0
+    flow[0:10, :, 0] = 0.2
+    assert motion_mask(flow, threshold=6, normalise=True, spherical=False, soften=0)[0:10].min() == 1.0
+    soft = motion_mask(flow, threshold=1.0, soften=2.0)
+    assert 0.0 < soft[40, 98] < 1.0
+
+
+def test_horizontal_motion_near_poles_counts_less():
+    flow = np.zeros((128, 256, 2), np.float32)
+    flow[..., 0] = 2.0
+    mag = flow_magnitude(flow)
+    assert mag[64, 0] == pytest.approx(2.0, abs=0.03)
+    assert mag[1, 0] < 0.1
+    assert flow_magnitude(flow, spherical=False)[1, 0] == pytest.approx(2.0)
+
+
+def test_pad_wrap():
+    img = np.arange(12).reshape(2, 6)
+    assert pad_wrap(img, 2).tolist()[0] == [4, 5, 0, 1, 2, 3, 4, 5, 0, 1]
+
+
+def test_real_frames_flow_explains_motion():
+    from hallucinator.media import VideoReader
+
+    frames = [f.image for f in VideoReader(shared_file(BATTLE)).frames(100, 102)]
+    a, b = frames
+    fwd, bwd = flow_pair(a, b)
+    valid = ~occlusion_mask(fwd, bwd)
+    assert valid.mean() > 0.8
+    zero = np.zeros_like(bwd)
+    assert warping_error(a, b, bwd, valid) < 0.7 * warping_error(a, b, zero, valid)
