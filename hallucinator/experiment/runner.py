@@ -180,8 +180,11 @@ class SessionRunner:
             "order": ",".join(self.order), "scheme": p.scheme, "simulated": self.simulated,
             "seed": self.opts.simulate, "status": "started"})
         resume = exists
-        self.events = TsvAppender(paths.events, EVENTS_COLUMNS, resume=resume or paths.events.exists())
-        self.beh = TsvAppender(paths.beh, BEH_COLUMNS, resume=resume or paths.beh.exists())
+        # rows are flushed at once; fsynced at once in real time (simulations that do not wait: every 0.5 s)
+        every = 0.0 if self.realtime else 0.5
+        self.events = TsvAppender(paths.events, EVENTS_COLUMNS, resume=resume or paths.events.exists(),
+                                  fsync_every=every)
+        self.beh = TsvAppender(paths.beh, BEH_COLUMNS, resume=resume or paths.beh.exists(), fsync_every=every)
         self.motion = TsvAppender(paths.motion, [c[0] for c in MOTION_CHANNELS], header=False,
                                   resume=resume or paths.motion.exists(), fsync_every=0.2)
         self.clocklog = TsvAppender(paths.clock, CLOCK_COLUMNS, resume=resume or paths.clock.exists())
@@ -299,7 +302,8 @@ class SessionRunner:
                 getattr(self, f"step_{step.kind}")(step)
                 t1 = self.clock.now()
                 self.event("step_end", t1, step=step, response=step.kind)
-                self.motion.sync(force=True)
+                for f in (self.events, self.beh, self.motion):
+                    f.sync(force=self.realtime)
             t = self.clock.now()
             self.attempt = 0
             self.event("session_end", t)

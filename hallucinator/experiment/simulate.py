@@ -52,8 +52,11 @@ class SimulatedParticipant:
         self.head_speed = {"control": 18.0, "dream": 24.0}
         self.head_speed.update({k: float(v) for k, v in (s.get("head_speed") or {}).items()})
         self.timing_ratio = {k: float(v) for k, v in (s.get("timing_ratio") or {}).items()}
-        self.noise = float(s.get("noise", 10.0))
+        self.noise = float(s.get("noise", 12.0))
+        # people differ in how strongly the dream affects them
+        self.gain = float(self.rng.lognormal(0.0, float(s.get("effect_spread", 0.5))))
         self._base: Dict[str, float] = {}
+        self.mover = float(self.rng.lognormal(0.0, 0.25))        # some people look around more than others
         self._yaw, self._pitch, self._vyaw, self._vpitch = 0.0, 0.0, 0.0, 0.0
 
     # -- questionnaires ---------------------------------------------------
@@ -70,7 +73,8 @@ class SimulatedParticipant:
         """(answer on the item's own scale, response time in s)."""
         if item.dimension not in self._base:
             self._base[item.dimension] = 8.0 + abs(self.rng.normal(0, 8.0))
-        pct = self._base[item.dimension] + self.effect(item.dimension) * dose + self.rng.normal(0, self.noise)
+        pct = self._base[item.dimension] + self.gain * self.effect(item.dimension) * dose + \
+            self.rng.normal(0, self.noise)
         if item.reverse:
             pct = 100.0 - pct
         pct = float(np.clip(pct, 0.0, 100.0))
@@ -100,7 +104,8 @@ class SimulatedParticipant:
         """(times, quaternions (n, 4)) of a smooth random look-around at the condition's mean speed."""
         n = max(2, int(duration * rate) + 1)
         dt = 1.0 / rate
-        speed = self.speed_for(condition)
+        speed = self.speed_for(condition) * self.gain ** 0.3 if condition == "dream" else self.speed_for(condition)
+        speed *= self.mover
         tau = 0.8                                    # s, persistence of head velocity
         sigma = speed * 1.25                         # stationary sd of each velocity component
         yaw = np.empty(n)
@@ -111,7 +116,7 @@ class SimulatedParticipant:
             self._vpitch = a * self._vpitch + math.sqrt(1 - a * a) * self.rng.normal(0, sigma * 0.45)
             self._vpitch -= 0.5 * self._pitch * dt   # pulled back towards the horizon
             self._yaw = (self._yaw + self._vyaw * dt + 180.0) % 360.0 - 180.0
-            self._pitch = float(np.clip(self._pitch + self._vpitch * dt, -70, 70))
+            self._pitch = min(70.0, max(-70.0, self._pitch + self._vpitch * dt))
             yaw[i], pitch[i] = self._yaw, self._pitch
         times = np.arange(n) * dt
         return times, quat_from_yaw_pitch(yaw, pitch)
