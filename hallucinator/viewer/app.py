@@ -142,6 +142,24 @@ def _glfw():
     return glfw
 
 
+_GLFW_USERS = 0   # viewers alive in this process: GLFW is terminated only when the last one closes
+
+
+def _glfw_acquire():
+    global _GLFW_USERS
+    glfw = _glfw()
+    if _GLFW_USERS == 0 and not glfw.init():
+        raise UserError("GLFW could not initialise a window system; check $DISPLAY (or use xvfb-run)")
+    _GLFW_USERS += 1
+
+
+def _glfw_release():
+    global _GLFW_USERS
+    _GLFW_USERS = max(0, _GLFW_USERS - 1)
+    if _GLFW_USERS == 0:
+        _glfw().terminate()
+
+
 class Viewer:
     """A GLFW window with an OpenGL 3.3 core context, an equirect renderer and a playback loop."""
 
@@ -180,8 +198,8 @@ class Viewer:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise UserError("no display to open a window on ($DISPLAY is not set); run it on a desktop, "
                             "or headless under xvfb-run")
-        if not glfw.init():
-            raise UserError("GLFW could not initialise a window system; check $DISPLAY (or use xvfb-run)")
+        _glfw_acquire()
+        self._glfw_held = True
         glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
         glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
         glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
@@ -196,7 +214,8 @@ class Viewer:
         self.window = glfw.create_window(w if self.visible else max(16, min(w, 64)),
                                          h if self.visible else max(16, min(h, 64)), self.title, monitor, None)
         if not self.window:
-            glfw.terminate()
+            _glfw_release()
+            self._glfw_held = False
             raise UserError("could not create an OpenGL 3.3 core window; update the graphics driver "
                             "(Mesa >= 10 works) or check $DISPLAY")
         glfw.make_context_current(self.window)
@@ -234,10 +253,18 @@ class Viewer:
         self.renderer = self.overlay = self._fbo = None
         glfw.destroy_window(self.window)
         self.window = None
-        glfw.terminate()
+        if getattr(self, "_glfw_held", False):
+            self._glfw_held = False
+            _glfw_release()
 
     def make_current(self):
-        _glfw().make_context_current(self.window)
+        """Make this viewer's GL context current on the calling thread (other viewers may have taken it)."""
+        import ctypes
+
+        glfw = _glfw()
+        cur = glfw.get_current_context()
+        if not cur or ctypes.cast(cur, ctypes.c_void_p).value != ctypes.cast(self.window, ctypes.c_void_p).value:
+            glfw.make_context_current(self.window)
 
     # -- input -----------------------------------------------------------------
     def _install_callbacks(self):
@@ -304,6 +331,7 @@ class Viewer:
     def bind_target(self):
         from OpenGL import GL
 
+        self.make_current()
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.target)
         w, h = self.framebuffer_size
         GL.glViewport(0, 0, w, h)
@@ -329,6 +357,7 @@ class Viewer:
 
     def present(self):
         """Show what was drawn (swap buffers; a no-op for the offscreen target)."""
+        self.make_current()
         if self._fbo is None:
             _glfw().swap_buffers(self.window)
         else:
@@ -340,11 +369,13 @@ class Viewer:
         """RGB uint8 (h, w, 3), row 0 at the top, of the target's current contents (call before present())."""
         from .gl import read_pixels
 
+        self.make_current()
         w, h = self.framebuffer_size
         return read_pixels(0, 0, w, h, self.target)
 
     def set_frames(self, dream: np.ndarray, control: Optional[np.ndarray] = None, layout: str = "mono"):
         """Upload frames to show (uint8 (H, W, 3) RGB equirect)."""
+        self.make_current()
         self.renderer.set_frame("dream", dream)
         if control is not None:
             self.renderer.set_frame("control", control)
@@ -374,6 +405,7 @@ class Viewer:
         video frames, Esc/q, the window closing, or ``on_frame`` returning False.  See the module docstring."""
         from .player import Playback
 
+        self.make_current()
         return Playback(self, dream, control=control, dose=dose, duration_s=duration_s, max_frames=max_frames,
                         pose=pose, pose_log=pose_log, on_frame=on_frame, start_s=start_s, loop=loop, audio=audio,
                         audio_device=audio_device, realtime=realtime, stereo=stereo, keys=keys, hwaccel=hwaccel,

@@ -113,6 +113,8 @@ class Playback:
         else:
             self.pose_src = pose
         self.fps = float(getattr(self.src, "fps", 0.0) or 0.0)
+        # continuous pose sources redraw at most this often when the swap does not pace the loop
+        self.min_interval = 0.0 if (self.v.visible and self.v.vsync) else 1.0 / 90.0
         self.frame_period = 1.0 / self.fps if self.fps else 0.0
         # clock
         self.audio = None
@@ -254,6 +256,7 @@ class Playback:
         upload_s = render_s = 0.0
         drawn_once = False
         last_pose = last_dose_drawn = None
+        last_draw_wall = 0.0
         skipped = 0
         try:
             self.src.start(self.start_s)
@@ -271,6 +274,8 @@ class Playback:
                 v.renderer.set_frame("control", self.ctrl.image)
             elif self.ctrl is not None:
                 v.renderer.set_frame("control", first.image)
+            else:
+                v.renderer.clear_control()
             v.draw_view(self.pose_src.pose(self.start_s), 1.0)
             GL.glFinish()
             self.clock.start()
@@ -339,9 +344,12 @@ class Playback:
                         if keys[next_key][0] > t_begin:
                             self._dose_event(keys[next_key][0], keys[next_key][1], "timeline")
                         next_key += 1
-                pose = self.pose_src.pose(t)
+                # redraw on a new video frame, input, a dose change, or every display refresh for
+                # continuous pose sources (headsets, scripted paths over stills)
                 continuous = getattr(self.pose_src, "continuous", False)
-                need = (new or changed or not drawn_once or continuous or pose != last_pose
+                if continuous and not new and time.monotonic() - last_draw_wall < self.min_interval:
+                    continuous = False
+                need = (new or changed or not drawn_once or continuous
                         or abs(dose - (last_dose_drawn if last_dose_drawn is not None else -1)) > 1e-9)
                 if not need or current is None:
                     # sleep until the next frame is due (or an event arrives)
@@ -354,6 +362,8 @@ class Playback:
                             wait = min(wait, self.start_s + self.duration_s - t)
                         v.wait(max(0.0, min(wait, 0.02)))
                     continue
+                pose = self.pose_src.pose(t)
+                last_draw_wall = time.monotonic()
                 # upload
                 t0 = time.perf_counter()
                 if new:

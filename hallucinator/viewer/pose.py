@@ -116,8 +116,10 @@ class FunctionPose:
 
     name = "script"
 
-    def __init__(self, fn: Callable[[float], Pose]):
+    def __init__(self, fn: Callable[[float], Pose], continuous: bool = False):
+        """``continuous=False``: sampled once per new video frame (and on input); True: every display refresh."""
         self.fn = fn
+        self.continuous = continuous
 
     def pose(self, t: float) -> Pose:
         return self.fn(t)

@@ -30,14 +30,13 @@ RUNTIME_HELP = ("install and start an OpenXR runtime (SteamVR, Monado, Meta/Ocul
 
 @contextlib.contextmanager
 def quiet_stderr():
-    """Silence the OpenXR loader's own multi-line complaints on fd 2; keep them for --debug."""
+    """Silence the OpenXR loader's own multi-line complaints on fd 2 (their text lands in the yielded dict)."""
     captured = {"text": ""}
+    fd = 2  # the C++ loader writes to the process's stderr, whatever sys.stderr is
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, ValueError, OSError):
-        yield captured
-        return
-    sys.stderr.flush()
+        sys.stderr.flush()
+    except Exception:
+        pass
     saved = os.dup(fd)
     with tempfile.TemporaryFile(mode="w+b") as tmp:
         os.dup2(tmp.fileno(), fd)
@@ -68,7 +67,6 @@ def check_runtime() -> List[str]:
             reason = "the loader could not find or load one" if isinstance(
                 exc, getattr(xr.exception, "RuntimeUnavailableError", ())) else str(exc).strip().splitlines()[0]
             hint = f" (XR_RUNTIME_JSON={os.environ['XR_RUNTIME_JSON']})" if os.environ.get("XR_RUNTIME_JSON") else ""
-            err_text = err
         else:
             reason = None
     if reason is not None:

@@ -1,0 +1,250 @@
+"""Real OpenGL playback under Xvfb: clocks, dropped frames, pose logs, dose, replay export, CLI."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hallucinator.viewer.pose import FunctionPose, Pose
+
+pytestmark = pytest.mark.gl
+
+BATTLE = "videos/panolens-1941-battle-640x320.mp4"
+
+
+@pytest.fixture(scope="module")
+def viewer(xdisplay):
+    from hallucinator.viewer.app import Viewer
+
+    with Viewer(size=(160, 96), visible=False) as v:
+        yield v
+
+
+def make_video(path: Path, frames: int, fn, size=(256, 128), fps=25):
+    """Write a small H.264 test video whose frame k is fn(k) (uint8 HxWx3)."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = size[0], size[1], "yuv420p"
+        s.options = {"crf": "10", "preset": "ultrafast"}
+        for k in range(frames):
+            for pkt in s.encode(av.VideoFrame.from_ndarray(fn(k), format="rgb24")):
+                out.mux(pkt)
+        for pkt in s.encode(None):
+            out.mux(pkt)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    """Matched dream/control clips: the dream has a coloured, moving pattern, the control is grey."""
+    d = tmp_path_factory.mktemp("pair")
+    yy, xx = np.mgrid[0:128, 0:256]
+
+    def dream(k):
+        img = np.zeros((128, 256, 3), np.uint8)
+        img[..., 0] = (xx * 255 // 255 + 8 * k) % 256
+        img[..., 1] = yy * 2
+        img[..., 2] = 200
+        return img
+
+    def control(k):
+        return np.full((128, 256, 3), 100 + k, np.uint8)
+
+    return make_video(d / "dream.mp4", 20, dream), make_video(d / "control.mp4", 20, control)
+
+
+def test_play_with_audio_every_frame_presented(viewer, shared, tmp_path):
+    """The battle clip with its audio: every frame shown once, on time, one pose-log row each."""
+    from hallucinator.viewer.poselog import read_pose_log
+
+    video = shared(BATTLE)
+    log = tmp_path / "sub-01_motion.tsv"
+    n = 40
+    s = viewer.play(video, max_frames=n, pose=Pose.from_euler(20, 5, 0, 100), pose_log=log, audio=True,
+                    audio_device=False)
+    period = 1 / 25
+    assert s.clock in ("audio", "audio-virtual")
+    assert s.frame_indices == list(range(n)), s.frame_indices
+    assert s.dropped == 0 and s.late == 0 and s.frames_presented == n
+    assert s.max_av_offset_s < period, s.line()
+    rows = read_pose_log(log)
+    assert len(rows) == n == s.frames_presented
+    assert [r["frame"] for r in rows] == list(range(n))
+    # the audio clock at presentation and the shown frame's time agree within one frame
+    for r in rows:
+        assert 0 <= r["onset"] - r["frame"] * period < period, r
+        assert r["dropped"] == 0 and r["source"] == "fixed" and r["fov"] == 100.0
+    assert abs(rows[0]["yaw"] - 20) < 1e-9 and abs(rows[0]["pitch"] - 5) < 1e-9
+    assert s.media_seconds == pytest.approx((n - 1) * period, abs=2 * period)
+
+
+def test_seek_and_pause_keys(viewer, shared):
+    import glfw
+
+    from hallucinator.viewer.app import Event
+
+    def on_frame(info):
+        if info.presented == 2:
+            info.viewer.inject(Event("key", key=glfw.KEY_PAGE_DOWN, action=glfw.PRESS))
+        if info.presented == 4:
+            info.viewer.inject(Event("key", key=glfw.KEY_SPACE, action=glfw.PRESS))
+        if info.presented == 5:
+            info.viewer.inject(Event("key", key=glfw.KEY_SPACE, action=glfw.PRESS))
+
+    s = viewer.play(shared(BATTLE), max_frames=8, pose=Pose(), on_frame=on_frame, audio=False)
+    idx = s.frame_indices
+    assert idx[:3] == [0, 1, 2] and idx[3] >= 125  # jumped 5 s ahead
+    assert all(b > a for a, b in zip(idx, idx[1:]))
+
+
+def test_dose_pixels(viewer):
+    """Dose 0 shows the control's pixels, dose 1 the dream's, in between mixes, above 1 exaggerates."""
+    rng = np.random.default_rng(1)
+    dream = rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)
+    control = rng.integers(0, 256, (64, 128, 3), dtype=np.uint8)
+    pose = Pose.from_euler(33, -12, 5, 95)
+    viewer.set_frames(control)
+    only_control = viewer.render_view(pose).astype(int)
+    viewer.set_frames(dream)
+    only_dream = viewer.render_view(pose).astype(int)
+    viewer.set_frames(dream, control)
+    assert np.array_equal(viewer.render_view(pose, dose=0.0).astype(int), only_control)
+    assert np.array_equal(viewer.render_view(pose, dose=1.0).astype(int), only_dream)
+    half = viewer.render_view(pose, dose=0.5).astype(int)
+    assert np.abs(half - (only_control + only_dream) / 2).max() <= 1.0
+    double = viewer.render_view(pose, dose=2.0).astype(int)
+    want = np.clip(2 * only_dream - only_control, 0, 255)   # linear filtering commutes with the mix
+    assert np.abs(double - want).max() <= 2.0
+
+
+def test_dose_timeline_followed_and_logged(viewer, pair, tmp_path):
+    from hallucinator.viewer.dose import DoseTimeline
+    from hallucinator.viewer.poselog import read_pose_log
+
+    dream, control = pair
+    spec = tmp_path / "dose.txt"
+    spec.write_text("0s:0 -> 0.2s:1 -> 0.4s:1 -> 0.6s:0\n")
+    log = tmp_path / "run_motion.tsv"
+    shots = {}
+
+    def on_frame(info):
+        if info.frame in (0, 7, 16):
+            shots[info.frame] = info.viewer.read_pixels()
+
+    s = viewer.play(dream, control=control, dose=str(spec), pose=Pose(fov=100), pose_log=log, realtime=False,
+                    on_frame=on_frame)
+    assert s.ended_by == "end" and s.frame_indices == list(range(20))
+    tl = DoseTimeline.parse(spec.read_text())
+    rows = read_pose_log(log)
+    for r in rows:
+        assert r["dose"] == pytest.approx(tl(r["onset"]), abs=1e-12)
+    assert [round(r["dose"], 3) for r in rows[:6]] == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    events = (tmp_path / "run_events.tsv").read_text().splitlines()
+    assert events[0] == "onset\tduration\ttrial_type\tvalue"
+    assert [e.split("\t")[3] for e in events[1:]] == ["0", "1", "1", "0"]  # start, then the keyframes reached
+    # frame 0 at dose 0 is the grey control; frame 7 (0.28 s) at dose 1 is the dream
+    assert shots[0].std() < 3 and abs(shots[0].mean() - 100) < 3
+    assert shots[7][..., 2].mean() > 180
+
+
+def test_replay_export_gives_the_live_pixels(viewer, shared, tmp_path):
+    from hallucinator.viewer.export import export_replay
+
+    video = shared(BATTLE)
+    log = tmp_path / "live_motion.tsv"
+    live = []
+
+    def path(t):
+        return Pose.from_euler(40 * t - 170, 25 * math.sin(3 * t), 10 * t, 80 + 20 * t)
+
+    s = viewer.play(video, max_frames=12, start_s=3.0, pose=FunctionPose(path), dose=0.5, pose_log=log,
+                    audio=False, on_frame=lambda info: live.append(info.viewer.read_pixels()))
+    assert s.video_frames == 12 and s.frame_indices[0] == 75
+    replayed = []
+    n = export_replay(video, log, size=viewer.framebuffer_size, sink=lambda img, row: replayed.append(img),
+                      viewer=viewer)
+    assert n == len(live) == 12
+    for a, b in zip(live, replayed):
+        assert np.array_equal(a, b)
+    # and into an MP4 through the command line
+    from hallucinator.cli import main
+
+    out = tmp_path / "view.mp4"
+    assert main(["view", str(video), "--replay-pose", str(log), "--export", str(out), "--size", "160x96"]) == 0
+    import av
+
+    with av.open(str(out)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(frames) == 12 and frames[0].shape == (96, 160, 3)
+    assert np.abs(frames[5].astype(int) - live[5].astype(int)).mean() < 6   # lossy H.264, same picture
+
+
+def test_screenshot_cli(xdisplay, shared, tmp_path):
+    from PIL import Image
+
+    from hallucinator.cli import main
+    from hallucinator.viewer.export import render_still
+
+    room = shared("panoramas/gvr-testroom-grid-synthetic.jpg")
+    out = tmp_path / "shot.png"
+    assert main(["view", str(room), "--yaw", "90", "--pitch", "0", "--roll", "0", "--fov", "90",
+                 "--size", "200x120", "--screenshot", str(out)]) == 0
+    img = np.asarray(Image.open(out))
+    assert img.shape == (120, 200, 3)
+    red = (img[..., 0] > 200) & (img[..., 1] < 70) & (img[..., 2] < 70)   # the +x ball straight ahead
+    y, x = np.nonzero(red)
+    assert red.sum() > 300 and abs(x.mean() - 99.5) < 1.5 and abs(y.mean() - 59.5) < 3
+    assert np.array_equal(img, render_still(room, Pose.from_euler(90, 0, 0, 90), (200, 120)))
+    vid = tmp_path / "vid.png"
+    assert main(["view", str(shared(BATTLE)), "--time", "7.5", "--fov", "100", "--size", "160x90",
+                 "--screenshot", str(vid)]) == 0
+    assert np.asarray(Image.open(vid)).std() > 10
+
+
+def test_stereo_top_bottom(viewer):
+    """Each eye samples its own half; no bleeding from the other eye even at the poles."""
+    tb = np.zeros((128, 128, 3), np.uint8)
+    tb[:64] = (250, 10, 10)
+    tb[64:] = (10, 10, 250)
+    viewer.set_frames(tb, layout="tb")
+    for pitch in (0, 90, -90):
+        left = viewer.render_view(Pose.from_euler(0, pitch, 0, 100), eye=0).astype(int)
+        right = viewer.render_view(Pose.from_euler(0, pitch, 0, 100), eye=1).astype(int)
+        assert left[..., 0].min() == 250 and left[..., 2].max() == 10
+        assert right[..., 2].min() == 250 and right[..., 0].max() == 10
+
+
+def test_xr_cli_without_runtime(xdisplay, shared, capfd, monkeypatch):
+    from hallucinator.cli import main
+
+    monkeypatch.delenv("XR_RUNTIME_JSON", raising=False)
+    assert main(["view", str(shared(BATTLE)), "--xr"]) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "OpenXR" in err[0] and err[0].startswith("hallucinator: error:")
+
+
+def test_xr_viewer_api_without_runtime(xdisplay, monkeypatch):
+    from hallucinator.errors import UserError
+    from hallucinator.viewer.app import Viewer
+
+    monkeypatch.delenv("XR_RUNTIME_JSON", raising=False)
+    with pytest.raises(UserError, match="OpenXR"):
+        with Viewer(size=(64, 64), visible=False, xr=True):
+            pass
+
+
+def test_bench_viewer(xdisplay, shared, capsys):
+    from hallucinator.cli import main
+
+    assert main(["bench", "viewer", str(shared(BATTLE)), "--size", "160x90", "--frames", "10"]) == 0
+    out = capsys.readouterr().out
+    for word in ("decode", "upload via PBO", "render one view", "whole loop"):
+        assert word in out
+    from hallucinator.viewer.bench import run_bench
+
+    res = run_bench(None, (128, 72), 5, (512, 256))
+    assert res["upload_pbo_ms"] > 0 and res["render_ms"] > 0 and res["play_fps"] > 0

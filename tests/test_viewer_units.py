@@ -1,0 +1,129 @@
+"""Viewer pieces without OpenGL: dose timelines, poses, pose logs, audio clock, OpenXR boundary."""
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+
+from hallucinator import sphere
+from hallucinator.errors import UserError
+from hallucinator.viewer.dose import DoseTimeline, parse_time
+from hallucinator.viewer.pose import Pose, ReplayPose, euler_from_matrix, matrix_from_quat, quat_from_matrix
+from hallucinator.viewer.poselog import COLUMNS, PoseLogWriter, read_pose_log
+
+
+# -- dose ----------------------------------------------------------------------------------------
+
+def test_timeline_ramps():
+    tl = DoseTimeline.parse("0s:0 -> 30s:1 -> 90s:1 -> 120s:0")
+    assert [tl(t) for t in (-1, 0, 15, 30, 60, 90, 105, 120, 500)] == [0, 0, 0.5, 1, 1, 1, 0.5, 0, 0]
+    assert str(tl) == "0s:0 -> 30s:1 -> 90s:1 -> 120s:0"
+
+
+def test_timeline_formats(tmp_path):
+    assert parse_time("250ms") == 0.25 and parse_time("2min") == 120 and parse_time("1:30") == 90
+    assert parse_time("1.5") == 1.5
+    f = tmp_path / "dose.txt"
+    f.write_text("# a session\n0s:0\n1:00 : 1.5   # peak\n2min:0\n")
+    tl = DoseTimeline.from_spec(str(f))
+    assert tl(30) == pytest.approx(0.75) and tl(60) == 1.5 and tl(120) == 0
+    assert DoseTimeline.from_spec("0s:0 → 10s:1")(5) == 0.5
+    assert DoseTimeline.from_spec(0.3)(99) == 0.3 and DoseTimeline.from_spec("0.7").is_constant
+
+
+@pytest.mark.parametrize("bad", ["10s:1 -> 5s:0", "0s:-1", "abc", "0s:x", "soon:1", "nofile.txt"])
+def test_timeline_errors_are_one_line(bad):
+    with pytest.raises(UserError) as e:
+        DoseTimeline.from_spec(bad)
+    assert "\n" not in str(e.value)
+
+
+# -- poses ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ypr", [(0, 0, 0), (30, 10, 0), (-170, -45, 20), (90, 89, 0), (45, -30, -60)])
+def test_pose_roundtrip_matches_sphere(ypr):
+    p = Pose.from_euler(*ypr, fov=80)
+    assert np.allclose(p.matrix, sphere.rotation_matrix(*ypr), atol=1e-12)
+    assert np.allclose(sphere.rotation_matrix(*p.euler), p.matrix, atol=1e-9)
+    q = quat_from_matrix(matrix_from_quat(p.quat))
+    assert np.allclose(q, p.quat)
+
+
+def test_pose_log_roundtrip_is_exact(tmp_path):
+    path = tmp_path / "sub-01_motion.tsv"
+    poses = [Pose.from_euler(math.sin(i) * 100, math.cos(i) * 40, i * 3.3, 70 + i) for i in range(5)]
+    with PoseLogWriter(path, metadata={"dream": "x.mp4"}, events_path=tmp_path / "sub-01_events.tsv") as log:
+        for i, p in enumerate(poses):
+            log.write(i / 25, i, p, 0.1 * i, dropped=i % 2, wall_time=i / 25 + 0.001, source="script")
+            # flushed every frame: the file is complete after each write
+            assert len(path.read_text().splitlines()) == i + 2
+        log.event(0.0, "dose", "0.5")
+    rows = read_pose_log(path)
+    assert [r["frame"] for r in rows] == list(range(5))
+    for r, p in zip(rows, poses):
+        assert ReplayPose.row_pose(r) == p          # bit-exact orientation and fov
+    assert path.read_text().splitlines()[0].split("\t") == COLUMNS
+    side = json.loads(path.with_suffix(".json").read_text())
+    assert side["onset"]["Units"] == "s" and side["Metadata"]["dream"] == "x.mp4"
+    assert (tmp_path / "sub-01_events.tsv").read_text().splitlines()[1].split("\t")[2:] == ["dose", "0.5"]
+    rp = ReplayPose(rows)
+    assert rp.pose(0.05) == poses[1] and rp.pose(-1) == poses[0] and rp.pose(99) == poses[-1]
+
+
+def test_damaged_pose_log(tmp_path):
+    p = tmp_path / "x.tsv"
+    p.write_text("a\tb\n1\t2\n")
+    with pytest.raises(UserError, match="not a pose log"):
+        read_pose_log(p)
+
+
+# -- audio clock (no sound card here: the virtual output) ------------------------------------------
+
+def test_audio_clock_runs_without_a_device(shared):
+    from hallucinator.viewer.audio import AudioClock
+
+    clock = AudioClock(shared("videos/panolens-1941-battle-640x320.mp4"), start_s=2.0, device=False)
+    try:
+        clock.start()
+        assert clock.virtual
+        t0, w0 = clock.time(), time.monotonic()
+        time.sleep(0.3)
+        dt = clock.time() - t0
+        assert abs(dt - (time.monotonic() - w0)) < 0.03 and 1.99 <= t0 < 2.1
+        clock.pause(True)
+        a = clock.time()
+        time.sleep(0.1)
+        assert clock.time() == pytest.approx(a, abs=1e-3)
+        clock.pause(False)
+        clock.seek(10.0)
+        time.sleep(0.1)
+        assert 10.0 <= clock.time() < 10.3
+    finally:
+        clock.close()
+
+
+# -- OpenXR up to the runtime boundary ---------------------------------------------------------------
+
+def test_xr_check_runtime_fails_with_one_line(monkeypatch, capfd):
+    from hallucinator.viewer.xr import check_runtime
+
+    monkeypatch.delenv("XR_RUNTIME_JSON", raising=False)
+    with pytest.raises(UserError) as e:
+        check_runtime()
+    assert "OpenXR runtime" in str(e.value) and "without --xr" in str(e.value) and "\n" not in str(e.value)
+    assert capfd.readouterr().err == ""     # the loader's own multi-line noise is kept off the terminal
+
+
+def test_xr_broken_runtime_manifest(monkeypatch, tmp_path):
+    from hallucinator.viewer.xr import check_runtime
+
+    manifest = tmp_path / "runtime.json"
+    manifest.write_text(json.dumps({"file_format_version": "1.0.0",
+                                    "runtime": {"library_path": str(tmp_path / "libmissing_runtime.so")}}))
+    monkeypatch.setenv("XR_RUNTIME_JSON", str(manifest))
+    with pytest.raises(UserError) as e:
+        check_runtime()
+    assert str(manifest) in str(e.value)
