@@ -1,0 +1,162 @@
+"""The demo protocol in a real window under Xvfb, answered with real key presses; LSL markers on an inlet."""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+
+import pytest
+
+from hallucinator.experiment import bids
+from hallucinator.experiment.runner import RunOptions, SessionRunner
+from test_experiment_support import XKeys, check_bids_session, make_pair
+
+pytestmark = [pytest.mark.gl, pytest.mark.slow]
+
+
+class Driver(threading.Thread):
+    """A participant at the keyboard: reads which step is running from the events file and presses keys."""
+
+    def __init__(self, display, events_path, ready):
+        super().__init__(daemon=True)
+        self.display, self.events_path, self.ready = display, events_path, ready
+        self.stop = threading.Event()
+        self.error = None
+
+    def run(self):
+        try:
+            xk = XKeys(self.display)
+            xk.move(60, 40)
+            self.ready.wait(20)
+            while not self.stop.is_set():
+                rows = bids.read_tsv(self.events_path)
+                open_steps = {}
+                for r in rows:
+                    if r["trial_type"] == "step_start":
+                        open_steps[r["step"]] = r["response"]
+                    elif r["trial_type"] == "step_end":
+                        open_steps.pop(r["step"], None)
+                kind = list(open_steps.values())[-1] if open_steps else None
+                if kind == "instructions":
+                    xk.key("space")
+                elif kind == "questionnaire":
+                    for k in ("right", "right", "right", "enter"):
+                        xk.key(k)
+                        time.sleep(0.03)
+                elif kind == "production":
+                    xk.key("space")
+                    time.sleep(0.7)
+                    xk.key("space")
+                elif kind == "stimulus":
+                    xk.key("right", hold=0.3)          # look around
+                t0 = time.time()
+                while (len(bids.read_tsv(self.events_path)) == len(rows) and time.time() - t0 < 1.5
+                       and not self.stop.is_set()):
+                    time.sleep(0.05)
+            xk.close()
+        except Exception as exc:  # pragma: no cover - reported by the test
+            self.error = exc
+
+
+class MarkerReader(threading.Thread):
+    def __init__(self, source_id):
+        super().__init__(daemon=True)
+        self.source_id = source_id
+        self.samples = []
+        self.ready = threading.Event()
+        self.stop = threading.Event()
+
+    def run(self):
+        import pylsl
+        found = []
+        t0 = time.time()
+        while not found and time.time() - t0 < 30 and not self.stop.is_set():
+            found = pylsl.resolve_byprop("source_id", self.source_id, timeout=0.5)
+        if not found:
+            self.ready.set()
+            return
+        inlet = pylsl.StreamInlet(found[0], max_buflen=60)
+        inlet.open_stream(timeout=10)
+        self.ready.set()
+        while not self.stop.is_set():
+            sample, ts = inlet.pull_sample(timeout=0.2)
+            if sample is not None:
+                self.samples.append((json.loads(sample[0]), ts))
+        for _ in range(20):      # drain
+            sample, ts = inlet.pull_sample(timeout=0.1)
+            if sample is None:
+                break
+            self.samples.append((json.loads(sample[0]), ts))
+
+
+def test_demo_session_in_a_window_with_keys_and_lsl(xdisplay, tmp_path, monkeypatch):
+    from hallucinator.experiment import viewer_bridge
+    control, dream = make_pair(tmp_path / "stim", seconds=2.0)
+    shown = []
+    real_show = viewer_bridge.ViewerDisplay.show
+
+    def recording_show(self, screen):
+        shown.append(" ".join([screen.title, screen.body, screen.big, screen.hint]))
+        return real_show(self, screen)
+
+    monkeypatch.setattr(viewer_bridge.ViewerDisplay, "show", recording_show)
+    opts = RunOptions("demo", "01", data=tmp_path / "data", window=(320, 180), console=None,
+                      stim={"campus.dream": str(dream), "campus.control": str(control)})
+    runner = SessionRunner(opts)
+    reader = MarkerReader("hallucinator-demo-sub-01-ses-01-markers")
+    reader.start()
+    driver = Driver(xdisplay, runner.paths.events, reader.ready)
+    driver.start()
+    try:
+        runner.run()
+    finally:
+        driver.stop.set()
+        time.sleep(0.5)
+        reader.stop.set()
+        driver.join(5)
+        reader.join(5)
+    assert driver.error is None, driver.error
+    events = check_bids_session(tmp_path / "data", "01", "01", "demo")
+
+    # blinding: no participant-facing screen named a condition
+    assert shown and not [s for s in shown if re.search(r"\b(control|dream)\b", s, re.I)]
+    # answers came from the keys: three steps right from the middle of the slider
+    beh = bids.read_tsv(runner.paths.beh)
+    vas = [float(r["response"]) for r in beh if r["scale"] == "vas"]
+    assert len(vas) == 12 and set(vas) == {54.0}
+    likert7 = [float(r["response"]) for r in beh if r["scale"] == "likert-7"]
+    assert likert7 == [6.0, 6.0]
+    prod = [float(r["response"]) for r in beh if r["task"] == "production"]
+    assert len(prod) == 4 and all(0.3 < p < 3.0 for p in prod)
+    # the stimuli played for their duration, in the counterbalanced order, with head motion
+    stims = [r for r in events if r["trial_type"] == "stimulus"]
+    assert [r["condition"] for r in stims] == ["control", "dream"]
+    assert all(abs(float(r["duration"]) - 15.0) < 0.5 for r in stims)
+    motion = bids.iter_motion(next((tmp_path / "data/sub-01/ses-01/motion").glob("*_motion.tsv")))
+    assert len(motion) > 100
+    assert len({(m["quat_w"], m["quat_y"]) for m in motion}) >= 2     # the arrow key turned the head
+    clock = bids.read_tsv(runner.paths.clock)
+    assert any("playback" in c["where"] for c in clock)
+
+    # LSL: every marker pushed is a row of the events file, at the same instant
+    assert reader.samples, "no LSL markers received"
+    by_key = {}
+    for r in events:
+        by_key.setdefault((r["trial_type"], r["step"], r["onset"]), r)
+    t0s = {round(float(r["lsl_time"]) - float(r["onset"]), 4) for r in events}
+    assert len(t0s) == 1          # one time axis: lsl_time = t0 + onset
+    matched = 0
+    for payload, ts in reader.samples:
+        cands = [r for r in events if r["trial_type"] == payload["event"]
+                 and str(payload.get("step", "n/a")) == r["step"]
+                 and abs(float(r["lsl_time"]) - ts) < 2e-6 + 1e-6]
+        if payload["event"] == "stimulus_end":
+            stim = [r for r in stims if r["step"] == str(payload["step"])][0]
+            assert abs(float(stim["lsl_time"]) + float(stim["duration"]) - ts) < 1e-3
+            continue
+        assert cands, (payload, ts)
+        matched += 1
+    kinds = {p["event"] for p, _ in reader.samples}
+    assert {"step_start", "stimulus_start", "questionnaire_item", "production", "step_end"} <= kinds
+    assert matched >= 40
