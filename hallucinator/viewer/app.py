@@ -373,8 +373,8 @@ class Viewer:
         w, h = self.framebuffer_size
         return read_pixels(0, 0, w, h, self.target)
 
-    def set_frames(self, dream: np.ndarray, control: Optional[np.ndarray] = None, layout: str = "mono"):
-        """Upload frames to show (uint8 (H, W, 3) RGB equirect)."""
+    def set_frames(self, dream, control=None, layout: str = "mono"):
+        """Upload frames to show: uint8 (H, W, 3) RGB equirect arrays, or :class:`frames.Frame` objects."""
         self.make_current()
         self.renderer.set_frame("dream", dream)
         if control is not None:

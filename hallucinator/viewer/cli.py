@@ -61,6 +61,9 @@ def register_bench(bench_sub):
     p.add_argument("--source-size", default="4096x2048", help="synthetic frame size when no video is given")
     p.add_argument("--frames", type=int, default=60, help="frames to measure (default 60)")
     p.add_argument("--visible", action="store_true", help="render into a visible window instead of offscreen")
+    p.add_argument("--frames-as", choices=["auto", "yuv", "rgb"], default="auto",
+                   help="hand frames to the GPU as 4:2:0 planes (converted in the shader) or RGB "
+                        "(converted on the CPU); auto = what playback uses on this renderer")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=run_bench_cmd)
 
@@ -132,6 +135,8 @@ def run_bench_cmd(args) -> int:
 
     if args.video and not Path(args.video).is_file():
         raise UserError(f"{args.video} not found; give a video file, or none for synthetic frames")
-    res = run_bench(args.video, parse_size(args.size), args.frames, parse_size(args.source_size), args.visible)
+    planar = {"auto": None, "yuv": True, "rgb": False}[args.frames_as]
+    res = run_bench(args.video, parse_size(args.size), args.frames, parse_size(args.source_size), args.visible,
+                    planar=planar)
     print(json.dumps(res, indent=2) if args.json else format_bench(res))
     return 0

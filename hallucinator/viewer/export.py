@@ -49,7 +49,8 @@ def save_png(image: np.ndarray, path) -> Path:
     return path
 
 
-def _frame_image(src, time_s: float = 0.0, index: Optional[int] = None) -> Tuple[np.ndarray, int]:
+def _frame_image(src, time_s: float = 0.0, index: Optional[int] = None):
+    """(frame, index): the frame of ``src`` at ``time_s`` (or ``index``), as the player would upload it."""
     if src.is_still:
         return src.image, 0
     if index is None:
@@ -57,7 +58,7 @@ def _frame_image(src, time_s: float = 0.0, index: Optional[int] = None) -> Tuple
             raise UserError(f"--time {time_s:g}s is outside the video (0 to {src.duration:.2f}s)")
         index = int(round(time_s * src.fps))
     f = src.frame_at(index)
-    return f.image, f.index
+    return f, f.index
 
 
 def render_still(source, pose: Pose, size: Tuple[int, int], time_s: float = 0.0, dose: float = 1.0,
@@ -70,16 +71,21 @@ def render_still(source, pose: Pose, size: Tuple[int, int], time_s: float = 0.0,
     if control is not None:
         ctrl = ImageSource.from_array(control) if isinstance(control, np.ndarray) else open_source(control)
     try:
-        img, index = _frame_image(src, time_s)
-        cimg = _frame_image(ctrl, time_s, index if not ctrl.is_still else None)[0] if ctrl is not None else None
         layout = stereo if stereo != "auto" else (getattr(src, "stereo", "mono") if getattr(src, "stereo", "mono")
                                                   in ("mono", "tb") else "mono")
-        if viewer is not None:
-            viewer.set_frames(img, cimg, layout)
-            return viewer.render_view(pose, dose, eye)
-        with Viewer(size=size, visible=False) as v:
+        def draw(v):
+            for s in (src, ctrl):
+                if isinstance(s, VideoSource):
+                    s.planar = v.renderer.planar
+            img, index = _frame_image(src, time_s)
+            cimg = _frame_image(ctrl, time_s, index if not ctrl.is_still else None)[0] if ctrl is not None else None
             v.set_frames(img, cimg, layout)
             return v.render_view(pose, dose, eye)
+
+        if viewer is not None:
+            return draw(viewer)
+        with Viewer(size=size, visible=False) as v:
+            return draw(v)
     finally:
         for s in (src, ctrl):
             if s is not None:
@@ -130,6 +136,9 @@ def export_replay(dream, pose_log, output=None, size: Tuple[int, int] = (1280, 7
     n = 0
     own = viewer is None
     v = viewer or Viewer(size=size, visible=False).open()
+    for s in (src, ctrl):
+        if isinstance(s, VideoSource):
+            s.planar = v.renderer.planar
     try:
         if output is not None:
             from ..media import VideoWriter

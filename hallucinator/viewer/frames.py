@@ -12,7 +12,6 @@ from __future__ import annotations
 import queue
 import struct
 import threading
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Optional
@@ -24,12 +23,76 @@ from ..errors import UserError
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".exr"}
 
 
-@dataclass
+def yuv_matrix(colorspace: int = 2, color_range: int = 0, height: int = 0, full_range_format: bool = False):
+    """(M, offset) with ``rgb = M @ (yuv - offset)`` for 8-bit Y'CbCr scaled to [0, 1].
+
+    ``colorspace``/``color_range`` are FFmpeg's codes (1 = BT.709, 5/6 = BT.601,
+    9 = BT.2020; range 2 = full/JPEG).  Unspecified colour spaces follow the usual
+    guess: BT.709 from 720 lines up, BT.601 below.
+    """
+    if colorspace in (1,):
+        kr, kb = 0.2126, 0.0722
+    elif colorspace in (9, 10):
+        kr, kb = 0.2627, 0.0593
+    elif colorspace in (5, 6, 4, 7):
+        kr, kb = 0.299, 0.114
+    else:
+        kr, kb = (0.2126, 0.0722) if height >= 720 else (0.299, 0.114)
+    kg = 1.0 - kr - kb
+    m = np.array([[1.0, 0.0, 2 * (1 - kr)],
+                  [1.0, -2 * kb * (1 - kb) / kg, -2 * kr * (1 - kr) / kg],
+                  [1.0, 2 * (1 - kb), 0.0]])
+    if color_range == 2 or full_range_format:
+        return m, np.array([0.0, 128 / 255, 128 / 255])
+    return m @ np.diag([255 / 219, 255 / 224, 255 / 224]), np.array([16 / 255, 128 / 255, 128 / 255])
+
+
 class Frame:
-    index: int          # frame number in the file (0-based)
-    time: float         # presentation time in the file, seconds from its first frame
-    image: np.ndarray   # uint8 (H, W, 3) RGB
-    loop: int = 0       # how many times playback wrapped around before this frame
+    """One decoded frame.
+
+    ``planes`` is ``(rgb,)`` (uint8 (H, W, 3)) or ``(y, u, v)`` for 4:2:0 video
+    (uint8 2-D views of the decoder's planes, rows possibly padded), which the
+    shader converts with ``yuv`` = (matrix, offset).  ``image`` always gives RGB.
+    """
+
+    __slots__ = ("index", "time", "loop", "planes", "yuv", "_rgb")
+
+    def __init__(self, index: int, time: float, image: Optional[np.ndarray] = None, loop: int = 0,
+                 planes=None, yuv=None):
+        self.index = int(index)      # frame number in the file (0-based)
+        self.time = float(time)      # presentation time in the file, seconds from its first frame
+        self.loop = int(loop)        # how many times playback wrapped around before this frame
+        self.planes = tuple(planes) if planes is not None else (image,)
+        self.yuv = yuv
+        self._rgb = image
+
+    @property
+    def is_yuv(self) -> bool:
+        return self.yuv is not None
+
+    @property
+    def width(self) -> int:
+        return self.planes[0].shape[1]
+
+    @property
+    def height(self) -> int:
+        return self.planes[0].shape[0]
+
+    @property
+    def image(self) -> np.ndarray:
+        """uint8 (H, W, 3) RGB (converted on the CPU for 4:2:0 frames, chroma upsampled bilinearly)."""
+        if self._rgb is None:
+            import cv2
+
+            y, u, v = self.planes
+            h, w = y.shape
+            uu = cv2.resize(np.ascontiguousarray(u), (w, h), interpolation=cv2.INTER_LINEAR)
+            vv = cv2.resize(np.ascontiguousarray(v), (w, h), interpolation=cv2.INTER_LINEAR)
+            yuv = np.stack([y, uu, vv], axis=-1).astype(np.float32) / 255.0
+            m, off = self.yuv
+            rgb = (yuv - off.astype(np.float32)) @ m.T.astype(np.float32)
+            self._rgb = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return self._rgb
 
 
 class _EOF:
@@ -111,8 +174,10 @@ class VideoSource:
 
     is_still = False
 
-    def __init__(self, path, loop: bool = False, queue_size: int = 8, hwaccel: bool = False):
+    def __init__(self, path, loop: bool = False, queue_size: int = 8, hwaccel: bool = False, planar: bool = True):
+        """``planar``: pass 4:2:0 frames as Y/U/V planes for the shader to convert (else RGB on the CPU)."""
         self.path = Path(path)
+        self.planar = planar
         if not self.path.is_file():
             raise UserError(f"{self.path} not found; give an equirectangular video or image")
         import av
@@ -188,8 +253,18 @@ class VideoSource:
 
     def _convert(self, frame, loop: int = 0) -> Frame:
         t = self._frame_time(frame)
-        img = frame.to_ndarray(format="rgb24")
-        return Frame(int(round(t * self.fps)), t, img, loop)
+        index = int(round(t * self.fps))
+        fmt = frame.format.name
+        if self.planar and fmt in ("yuv420p", "yuvj420p"):
+            # hand the decoder's planes to the GPU as they are (no copy, no conversion on the CPU)
+            planes = []
+            for p in frame.planes:
+                a = np.frombuffer(p, np.uint8)
+                planes.append(a[: p.line_size * p.height].reshape(p.height, p.line_size)[:, : p.width])
+            m = yuv_matrix(int(frame.colorspace or 2), int(frame.color_range or 0), frame.height,
+                           fmt == "yuvj420p")
+            return Frame(index, t, None, loop, planes=planes, yuv=m)
+        return Frame(index, t, frame.to_ndarray(format="rgb24"), loop)
 
     def _seek_container(self, t: float):
         target = self.start_pts + int(max(0.0, t) / self.time_base)

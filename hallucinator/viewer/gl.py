@@ -66,6 +66,9 @@ class Program:
     def set4f(self, name, a, b, c, d):
         GL.glUniform4f(self.loc(name), float(a), float(b), float(c), float(d))
 
+    def set3f(self, name, a, b, c):
+        GL.glUniform3f(self.loc(name), float(a), float(b), float(c))
+
     def set_mat3(self, name, m):
         # numpy is row-major; ask GL to transpose so the shader sees the same matrix
         GL.glUniformMatrix3fv(self.loc(name), 1, GL.GL_TRUE, np.ascontiguousarray(m, dtype=np.float32))
@@ -90,6 +93,7 @@ class Texture:
 
     def __init__(self, width: int, height: int, channels: int = 3, wrap_s=GL.GL_REPEAT,
                  filter=GL.GL_LINEAR, pbo_count: int = 2):
+        """``pbo_count`` 0 uploads straight from client memory (faster on software renderers)."""
         self.width, self.height, self.channels = int(width), int(height), int(channels)
         self.internal, self.format = _FORMATS[channels]
         self.id = GL.glGenTextures(1)
@@ -102,12 +106,7 @@ class Texture:
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
         GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, self.internal, self.width, self.height, 0, self.format,
                         GL.GL_UNSIGNED_BYTE, None)
-        self.nbytes = self.width * self.height * self.channels
         self.pbos = list(np.atleast_1d(GL.glGenBuffers(pbo_count))) if pbo_count else []
-        for pbo in self.pbos:
-            GL.glBindBuffer(GL.GL_PIXEL_UNPACK_BUFFER, int(pbo))
-            GL.glBufferData(GL.GL_PIXEL_UNPACK_BUFFER, self.nbytes, None, GL.GL_STREAM_DRAW)
-        GL.glBindBuffer(GL.GL_PIXEL_UNPACK_BUFFER, 0)
         self._next = 0
         self.uploads = 0
 
@@ -115,32 +114,49 @@ class Texture:
         return image.shape[:2] == (self.height, self.width) and (image.shape[2] if image.ndim == 3 else 1) == self.channels
 
     def upload(self, image: np.ndarray):
-        """Replace the texture's pixels with ``image`` (uint8 (H, W, C), row 0 at the top)."""
+        """Replace the texture's pixels with ``image`` (uint8 (H, W[, C]), row 0 at the top).
+
+        Rows may be padded (a view of a decoder's plane with ``line_size`` > width):
+        the padding is skipped with ``GL_UNPACK_ROW_LENGTH``, without a copy.
+        """
         if not self.matches(image):
             raise ValueError(f"frame {image.shape} does not fit texture {self.height}x{self.width}x{self.channels}")
-        image = np.ascontiguousarray(image, dtype=np.uint8)
+        if image.dtype != np.uint8:
+            image = image.astype(np.uint8)
+        ch = self.channels
+        row_bytes = self.width * ch
+        # accept padded rows (positive row stride, packed pixels); anything else is made contiguous
+        if not (image.strides[-1] == 1 and (image.ndim == 2 or image.strides[1] == ch)
+                and image.strides[0] >= row_bytes and image.strides[0] % ch == 0):
+            image = np.ascontiguousarray(image)
+        stride = image.strides[0]
+        nbytes = stride * (self.height - 1) + row_bytes
         GL.glBindTexture(GL.GL_TEXTURE_2D, self.id)
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
-        if self.pbos:
-            pbo = int(self.pbos[self._next])
-            self._next = (self._next + 1) % len(self.pbos)
-            GL.glBindBuffer(GL.GL_PIXEL_UNPACK_BUFFER, pbo)
-            # orphan the old storage so the driver never makes us wait for a pending transfer
-            GL.glBufferData(GL.GL_PIXEL_UNPACK_BUFFER, self.nbytes, None, GL.GL_STREAM_DRAW)
-            ptr = GL.glMapBufferRange(GL.GL_PIXEL_UNPACK_BUFFER, 0, self.nbytes,
-                                      GL.GL_MAP_WRITE_BIT | GL.GL_MAP_INVALIDATE_BUFFER_BIT)
-            if ptr:
-                ctypes.memmove(int(ptr), image.ctypes.data, self.nbytes)
-                GL.glUnmapBuffer(GL.GL_PIXEL_UNPACK_BUFFER)
-                GL.glTexSubImage2D(GL.GL_TEXTURE_2D, 0, 0, 0, self.width, self.height, self.format,
-                                   GL.GL_UNSIGNED_BYTE, ctypes.c_void_p(0))
+        GL.glPixelStorei(GL.GL_UNPACK_ROW_LENGTH, stride // ch if stride != row_bytes else 0)
+        try:
+            if self.pbos:
+                pbo = int(self.pbos[self._next])
+                self._next = (self._next + 1) % len(self.pbos)
+                GL.glBindBuffer(GL.GL_PIXEL_UNPACK_BUFFER, pbo)
+                # orphan the old storage so the driver never makes us wait for a pending transfer
+                GL.glBufferData(GL.GL_PIXEL_UNPACK_BUFFER, nbytes, None, GL.GL_STREAM_DRAW)
+                ptr = GL.glMapBufferRange(GL.GL_PIXEL_UNPACK_BUFFER, 0, nbytes,
+                                          GL.GL_MAP_WRITE_BIT | GL.GL_MAP_INVALIDATE_BUFFER_BIT)
+                if ptr:
+                    ctypes.memmove(int(ptr), image.ctypes.data, nbytes)
+                    GL.glUnmapBuffer(GL.GL_PIXEL_UNPACK_BUFFER)
+                    GL.glTexSubImage2D(GL.GL_TEXTURE_2D, 0, 0, 0, self.width, self.height, self.format,
+                                       GL.GL_UNSIGNED_BYTE, ctypes.c_void_p(0))
+                    GL.glBindBuffer(GL.GL_PIXEL_UNPACK_BUFFER, 0)
+                    self.uploads += 1
+                    return
                 GL.glBindBuffer(GL.GL_PIXEL_UNPACK_BUFFER, 0)
-                self.uploads += 1
-                return
-            GL.glBindBuffer(GL.GL_PIXEL_UNPACK_BUFFER, 0)
-        GL.glTexSubImage2D(GL.GL_TEXTURE_2D, 0, 0, 0, self.width, self.height, self.format,
-                           GL.GL_UNSIGNED_BYTE, image)
-        self.uploads += 1
+            GL.glTexSubImage2D(GL.GL_TEXTURE_2D, 0, 0, 0, self.width, self.height, self.format,
+                               GL.GL_UNSIGNED_BYTE, ctypes.c_void_p(image.ctypes.data))
+            self.uploads += 1
+        finally:
+            GL.glPixelStorei(GL.GL_UNPACK_ROW_LENGTH, 0)
 
     def bind(self, unit: int):
         GL.glActiveTexture(GL.GL_TEXTURE0 + unit)

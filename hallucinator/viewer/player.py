@@ -82,6 +82,9 @@ class Playback:
         self.src = as_source(dream, loop=loop, hwaccel=hwaccel)
         self.ctrl = as_source(control, loop=loop, hwaccel=hwaccel)
         self._owned = [o for o, given in ((self.src, dream), (self.ctrl, control)) if o is not None and o is not given]
+        for o in self._owned:
+            if isinstance(o, VideoSource):
+                o.planar = viewer.renderer.planar
         if self.ctrl is not None and self.ctrl.is_still != self.src.is_still:
             raise UserError("dream and control must both be videos or both be images; give matched files")
         if self.ctrl is not None and not self.src.is_still and self.ctrl.frame_count and self.src.frame_count \
@@ -166,14 +169,14 @@ class Playback:
                 return self._ctrl_last
             if c.index + c.loop * 10**9 < index + self._cur_loop * 10**9:
                 self._ctrl_pending = None
-                self._ctrl_last = c.image
+                self._ctrl_last = c
                 continue
             if c.index == index:
                 self._ctrl_pending = None
-                self._ctrl_last = c.image
-                return c.image
+                self._ctrl_last = c
+                return c
             self._ctrl_pending = c  # control ahead (dream skipped a frame): keep the last one
-            return self._ctrl_last if self._ctrl_last is not None else c.image
+            return self._ctrl_last if self._ctrl_last is not None else c
 
     def _seek(self, t: float):
         if self.src.is_still:
@@ -268,12 +271,12 @@ class Playback:
                 raise UserError(f"no frames in {getattr(self.src, 'path', 'the source')} at {self.start_s:g}s")
             self._pending = first
             # warm up (texture storage, shader first use) so the first frames are not late
-            v.renderer.set_frame("dream", first.image)
+            v.renderer.set_frame("dream", first)
             v.renderer.layout = self.layout
             if self.ctrl is not None and self.ctrl.is_still:
                 v.renderer.set_frame("control", self.ctrl.image)
             elif self.ctrl is not None:
-                v.renderer.set_frame("control", first.image)
+                v.renderer.set_frame("control", first)
             else:
                 v.renderer.clear_control()
             v.draw_view(self.pose_src.pose(self.start_s), 1.0)
@@ -368,7 +371,7 @@ class Playback:
                 t0 = time.perf_counter()
                 if new:
                     self._cur_loop = current.loop
-                    v.renderer.set_frame("dream", current.image)
+                    v.renderer.set_frame("dream", current)
                     if self.ctrl is not None:
                         cimg = self.ctrl.image if self.ctrl.is_still else self._control_for(current.index)
                         v.renderer.set_frame("control", cimg)

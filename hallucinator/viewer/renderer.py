@@ -8,7 +8,7 @@ into the bound framebuffer's ``viewport``.  Also a tiny text/image overlay
 from __future__ import annotations
 
 import time
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from OpenGL import GL
@@ -19,58 +19,121 @@ from .pose import Pose, symmetric_tangents
 LAYOUTS = {"mono": 0, "tb": 1}
 
 
-class EquirectRenderer:
-    """Draws perspective views of equirect frames with the shaders in ``shaders/``."""
+class _Source:
+    """The textures of one source (dream or control): one RGB texture or Y, U, V planes."""
 
-    def __init__(self, pbo: bool = True):
+    def __init__(self):
+        self.textures: List[Texture] = []
+        self.yuv = None
+
+    def upload(self, planes, yuv, pbo: bool):
+        if len(planes) != len(self.textures) or not all(t.matches(p) for t, p in zip(self.textures, planes)):
+            self.delete()
+            self.textures = [Texture(p.shape[1], p.shape[0], p.shape[2] if p.ndim == 3 else 1,
+                                     pbo_count=2 if pbo else 0) for p in planes]
+        for t, p in zip(self.textures, planes):
+            t.upload(p)
+        self.yuv = yuv
+
+    @property
+    def width(self):
+        return self.textures[0].width
+
+    @property
+    def height(self):
+        return self.textures[0].height
+
+    def bind(self, program, prefix: str, first_unit: int):
+        for i in range(3):
+            tex = self.textures[min(i, len(self.textures) - 1)]
+            tex.bind(first_unit + i)
+            program.set1i(f"{prefix}{i}", first_unit + i)
+        program.set1i(f"{prefix}_yuv", 1 if self.yuv is not None else 0)
+        if self.yuv is not None:
+            m, off = self.yuv
+            program.set_mat3(f"{prefix}_matrix", m)
+            program.set3f(f"{prefix}_offset", *off)
+
+    def delete(self):
+        for t in self.textures:
+            t.delete()
+        self.textures = []
+
+
+def software_renderer() -> bool:
+    """True on CPU rasterisers (llvmpipe, softpipe, SwiftShader), where PBOs only add a copy."""
+    name = GL.glGetString(GL.GL_RENDERER) or b""
+    name = name.decode(errors="replace") if isinstance(name, bytes) else str(name)
+    return any(k in name.lower() for k in ("llvmpipe", "softpipe", "swiftshader", "software"))
+
+
+class EquirectRenderer:
+    """Draws perspective views of equirect frames with the shaders in ``shaders/``.
+
+    ``pbo``: upload through pixel buffer objects (``"auto"``: yes on GPUs, no on
+    software rasterisers where they only add a copy).
+    """
+
+    def __init__(self, pbo="auto"):
         self.program = Program("fullscreen.vert", "equirect.frag")
         self.vao = GL.glGenVertexArrays(1)
-        self.textures: Dict[str, Optional[Texture]] = {"dream": None, "control": None}
-        self.pbo = pbo
+        self.sources: Dict[str, Optional[_Source]] = {"dream": None, "control": None}
+        self.software = software_renderer()
+        self.pbo = (not self.software) if pbo == "auto" else bool(pbo)
+        # 4:2:0 planes converted in the shader halve the upload and skip the CPU conversion on GPUs;
+        # on CPU rasterisers the extra texture fetches per output pixel cost more than they save
+        self.planar = not self.software
         self.layout = "mono"
         self.upload_seconds = 0.0
         self.uploads = 0
 
-    def set_frame(self, which: str, image: np.ndarray):
-        """Upload ``image`` (uint8 (H, W, 3) RGB, row 0 at the top) as the ``dream`` or ``control`` frame."""
+    @property
+    def textures(self):
+        """Kept for callers that test for a frame: the first texture of each source (or None)."""
+        return {k: (v.textures[0] if v is not None and v.textures else None) for k, v in self.sources.items()}
+
+    def set_frame(self, which: str, frame):
+        """Upload a frame as the ``dream`` or ``control`` picture.
+
+        ``frame``: uint8 (H, W, 3) RGB array (row 0 at the top) or a
+        :class:`hallucinator.viewer.frames.Frame` (RGB or Y/U/V planes).
+        """
         t0 = time.perf_counter()
-        tex = self.textures.get(which)
-        if tex is None or not tex.matches(image):
-            if tex is not None:
-                tex.delete()
-            tex = Texture(image.shape[1], image.shape[0], image.shape[2] if image.ndim == 3 else 1,
-                          pbo_count=2 if self.pbo else 0)
-            self.textures[which] = tex
-        tex.upload(image)
+        if isinstance(frame, np.ndarray):
+            planes, yuv = (frame,), None
+        else:
+            planes, yuv = frame.planes, frame.yuv
+        src = self.sources.get(which)
+        if src is None:
+            src = self.sources[which] = _Source()
+        src.upload(planes, yuv, self.pbo)
         self.upload_seconds += time.perf_counter() - t0
         self.uploads += 1
 
     def clear_control(self):
-        if self.textures.get("control") is not None:
-            self.textures["control"].delete()
-            self.textures["control"] = None
+        if self.sources.get("control") is not None:
+            self.sources["control"].delete()
+            self.sources["control"] = None
 
     @property
     def has_frame(self) -> bool:
-        return self.textures.get("dream") is not None
+        return self.sources.get("dream") is not None
 
     def draw(self, viewport: Sequence[int], rotation, tangents: Tuple[float, float, float, float], dose: float = 1.0,
              eye: int = 0, layout: Optional[str] = None, brightness: float = 1.0):
         """Render the view with camera-to-world ``rotation`` (3x3) and frustum ``tangents`` into ``viewport``."""
-        dream = self.textures.get("dream")
+        dream = self.sources.get("dream")
         if dream is None:
             raise RuntimeError("no frame uploaded yet")
-        control = self.textures.get("control")
+        control = self.sources.get("control")
         x, y, w, h = (int(v) for v in viewport)
         GL.glViewport(x, y, w, h)
         GL.glDisable(GL.GL_BLEND)
         GL.glDisable(GL.GL_DEPTH_TEST)
         p = self.program
         p.use()
-        dream.bind(0)
-        p.set1i("u_dream", 0)
-        (control or dream).bind(1)
-        p.set1i("u_control", 1)
+        dream.bind(p, "u_dream", 0)
+        (control or dream).bind(p, "u_control", 3)
         p.set1i("u_has_control", 1 if control is not None else 0)
         p.set1f("u_dose", dose)
         p.set_mat3("u_rotation", rotation)
@@ -78,7 +141,6 @@ class EquirectRenderer:
         p.set4f("u_viewport", x, y, w, h)
         p.set1i("u_layout", LAYOUTS[layout or self.layout])
         p.set1i("u_eye", eye)
-        p.set2f("u_tex_size", dream.width, dream.height)
         p.set1f("u_brightness", brightness)
         GL.glBindVertexArray(self.vao)
         GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
@@ -90,10 +152,10 @@ class EquirectRenderer:
         self.draw(viewport, pose.matrix, symmetric_tangents(pose.fov, w, h), dose, eye, layout)
 
     def delete(self):
-        for k, t in list(self.textures.items()):
-            if t is not None:
-                t.delete()
-            self.textures[k] = None
+        for k, src in list(self.sources.items()):
+            if src is not None:
+                src.delete()
+            self.sources[k] = None
         self.program.delete()
         if self.vao:
             GL.glDeleteVertexArrays(1, [self.vao])
