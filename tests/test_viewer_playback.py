@@ -279,3 +279,20 @@ def test_yuv_planes_converted_in_the_shader(viewer, shared):
                                                      viewer=viewer))
     finally:
         viewer.renderer.planar = old
+
+
+def test_view_cli_headless_with_dose_ramp(xdisplay, shared, tmp_path, capsys):
+    from hallucinator.cli import main
+    from hallucinator.viewer.poselog import read_pose_log
+
+    video = str(shared(BATTLE))
+    log = tmp_path / "cli_motion.tsv"
+    assert main(["view", video, "--control", video, "--dose", "0s:0 -> 0.4s:1", "--headless", "--frames", "15",
+                 "--size", "128x72", "--yaw", "45", "--pose-log", str(log), "--audio-device", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "15 frames presented" in out and "clock audio" in out
+    rows = read_pose_log(log)
+    assert len(rows) == 15 and rows[0]["yaw"] == pytest.approx(45) and rows[0]["source"] == "mouse"
+    assert rows[0]["dose"] < 0.05 and rows[12]["dose"] > 0.7
+    assert main(["view", str(shared("panoramas/panolens-cabin-1024.jpg")), "--headless"]) == 2
+    assert "--duration" in capsys.readouterr().err

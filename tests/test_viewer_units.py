@@ -127,3 +127,21 @@ def test_xr_broken_runtime_manifest(monkeypatch, tmp_path):
     with pytest.raises(UserError) as e:
         check_runtime()
     assert str(manifest) in str(e.value)
+
+
+def test_viewer_rotation_is_sphere_rotation():
+    from hallucinator.viewer.pose import rotation_matrix
+
+    rng = np.random.default_rng(3)
+    for yaw, pitch, roll in rng.uniform(-180, 180, (20, 3)):
+        assert np.array_equal(rotation_matrix(yaw, pitch, roll), sphere.rotation_matrix(yaw, pitch, roll))
+
+
+def test_viewer_starts_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, hallucinator.viewer.app, hallucinator.viewer.player, hallucinator.viewer.export, "
+            "hallucinator.viewer.cli; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

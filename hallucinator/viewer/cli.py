@@ -112,7 +112,12 @@ def run_view(args) -> int:
         print(f"wrote {args.export} ({n} frames, {size[0]}x{size[1]})")
         return 0
     from .app import Viewer
+    from .frames import IMAGE_SUFFIXES
 
+    if args.headless and args.duration is None and args.frames is None and not args.replay_pose \
+            and Path(args.source).suffix.lower() in IMAGE_SUFFIXES:
+        raise UserError("a still image shown --headless would never end; add --duration SECONDS "
+                        "(or use --screenshot)")
     if args.replay_pose:
         pose = ReplayPose.from_file(args.replay_pose)
     else:

@@ -117,7 +117,7 @@ class Playback:
             self.pose_src = pose
         self.fps = float(getattr(self.src, "fps", 0.0) or 0.0)
         # continuous pose sources redraw at most this often when the swap does not pace the loop
-        self.min_interval = 0.0 if (self.v.visible and self.v.vsync) else 1.0 / 90.0
+        self.min_interval = 1.0 / 240.0 if (self.v.visible and self.v.vsync) else 1.0 / 90.0
         self.frame_period = 1.0 / self.fps if self.fps else 0.0
         # clock
         self.audio = None
@@ -347,13 +347,13 @@ class Playback:
                         if keys[next_key][0] > t_begin:
                             self._dose_event(keys[next_key][0], keys[next_key][1], "timeline")
                         next_key += 1
-                # redraw on a new video frame, input, a dose change, or every display refresh for
-                # continuous pose sources (headsets, scripted paths over stills)
-                continuous = getattr(self.pose_src, "continuous", False)
-                if continuous and not new and time.monotonic() - last_draw_wall < self.min_interval:
-                    continuous = False
-                need = (new or changed or not drawn_once or continuous
-                        or abs(dose - (last_dose_drawn if last_dose_drawn is not None else -1)) > 1e-9)
+                # redraw on a new video frame or input; continuous pose sources (headsets, scripted
+                # paths over stills) and dose ramps over stills also redraw at the display rate
+                rate_ok = time.monotonic() - last_draw_wall >= self.min_interval
+                continuous = getattr(self.pose_src, "continuous", False) and rate_ok
+                dose_moved = (self.src.is_still and rate_ok and last_dose_drawn is not None
+                              and abs(dose - last_dose_drawn) > 1e-9)
+                need = new or changed or not drawn_once or continuous or dose_moved
                 if not need or current is None:
                     # sleep until the next frame is due (or an event arrives)
                     if self.realtime:
