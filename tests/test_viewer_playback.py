@@ -296,3 +296,13 @@ def test_view_cli_headless_with_dose_ramp(xdisplay, shared, tmp_path, capsys):
     assert rows[0]["dose"] < 0.05 and rows[12]["dose"] > 0.7
     assert main(["view", str(shared("panoramas/panolens-cabin-1024.jpg")), "--headless"]) == 2
     assert "--duration" in capsys.readouterr().err
+
+
+def test_end_and_loop_with_audio(viewer, shared):
+    """Playback ends after the last frame (the clock runs on past the sound); looping wraps to frame 0."""
+    video = shared(BATTLE)
+    s = viewer.play(video, start_s=19.4, pose=Pose(), audio=True, audio_device=False)
+    assert s.ended_by == "end" and s.frame_indices == list(range(485, 500)) and s.dropped == 0
+    s = viewer.play(video, start_s=19.6, pose=Pose(), audio=True, audio_device=False, loop=True, max_frames=15)
+    assert s.frame_indices == list(range(490, 500)) + list(range(0, 5)), s.frame_indices
+    assert s.dropped == 0 and s.max_av_offset_s < 1 / 25

@@ -233,8 +233,12 @@ class AudioClock:
         outdata[:n] = data * self.volume
         if n < frames:
             outdata[n:] = 0
-            if not self._eof:
-                self.underruns += 1
+            with self._lock:
+                if self._eof:   # past the end of the sound: silence keeps the clock going
+                    self._consumed += frames - n
+                    self._pushed = max(self._pushed, self._consumed)
+                else:
+                    self.underruns += 1
 
     def start(self):
         """Start playing (waits briefly for the first samples so the clock starts on sound)."""
@@ -255,9 +259,14 @@ class AudioClock:
         if due <= 0:
             return
         avail = self._pushed - self._consumed
-        if due > avail:  # underrun: the virtual device stalls, as a real one would lose sync
-            if not self._eof:
-                self.underruns += 1
+        if due > avail:
+            if self._eof:   # past the end of the sound: silence keeps the clock going
+                self._take(avail)
+                self._consumed += due - avail
+                self._pushed = self._consumed
+                return
+            # underrun: the virtual device stalls, as a real one would lose sync
+            self.underruns += 1
             self._t0 += (due - avail) / self.rate
             due = avail
         self._take(due)
@@ -270,7 +279,9 @@ class AudioClock:
                 if self._paused or self._t0 is None:
                     return self._base + self._consumed / self.rate
                 # interpolate inside the current millisecond, never past what was decoded
-                pos = min((time.monotonic() - self._t0) * self.rate, float(self._pushed))
+                pos = (time.monotonic() - self._t0) * self.rate
+                if not self._eof:
+                    pos = min(pos, float(self._pushed))
                 return self._base + max(pos, self._consumed) / self.rate
             if self._last_cb is None or self._paused:
                 return self._base + self._consumed / self.rate
@@ -308,7 +319,10 @@ class AudioClock:
 
     @property
     def ended(self) -> bool:
+        """All the sound has been played."""
         with self._lock:
+            if self.virtual or self._stream_out is None:
+                self._virtual_update()
             return self._eof and self._consumed >= self._pushed
 
     def close(self):

@@ -340,28 +340,25 @@ class VideoSource:
                 else:
                     skip_before = -1.0
                 ended = True
+                t0 = time.perf_counter()
                 for frame in self._iter:
                     if self._stop.is_set() or self._seek_to is not None:
                         ended = False
                         break
-                    t0 = time.perf_counter()
                     if self._frame_time(frame) < skip_before:
                         continue
                     f = self._convert(frame, loop_count)
-                    self.decode_seconds += time.perf_counter() - t0
+                    self.decode_seconds += time.perf_counter() - t0   # decoding + conversion, not queue waits
                     self.decoded += 1
                     if not self._put(f, generation):
                         ended = False
                         break
+                    t0 = time.perf_counter()
                 if not ended or self._stop.is_set():
                     continue
                 if self.loop and self.duration:
                     loop_count += 1
                     self._seek_container(0.0)
-                    self._iter = self.container.decode(self.stream)
-                    with self._lock:
-                        if self._seek_to is None:
-                            continue
                     continue
                 self._put(EOF, generation)
                 # wait for a seek or stop
