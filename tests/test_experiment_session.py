@@ -160,3 +160,71 @@ def test_demo_session_in_a_window_with_keys_and_lsl(xdisplay, tmp_path, monkeypa
     kinds = {p["event"] for p, _ in reader.samples}
     assert {"step_start", "stimulus_start", "questionnaire_item", "production", "step_end"} <= kinds
     assert matched >= 40
+
+
+BACKGROUND = """
+[protocol]
+name = "overlay"
+[stimuli.s]
+control = "{control}"
+dream = "{dream}"
+[conditions.control]
+stimulus = "s"
+dose = 0.0
+[conditions.dream]
+stimulus = "s"
+dose_timeline = [[0, 0.0], [2, 1.0]]
+[counterbalance]
+scheme = "fixed"
+[[block]]
+type = "reproduction"
+durations = [0.5]
+background = "stimulus"
+iti = 0.3
+[[block]]
+type = "production"
+durations = [1.0]
+background = "stimulus"
+"""
+
+
+def test_timing_tasks_over_the_video(xdisplay, tmp_path):
+    """Timing cues drawn over the playing video; key presses reach them during playback."""
+    control, dream = make_pair(tmp_path / "stim", seconds=1.0)
+    proto = tmp_path / "bg.toml"
+    proto.write_text(BACKGROUND.format(control=control, dream=dream))
+    runner = SessionRunner(RunOptions(str(proto), "01", data=tmp_path / "data", window=(256, 144), console=None,
+                                      lsl=False))
+    stop = threading.Event()
+
+    def press():
+        xk = XKeys(xdisplay)
+        xk.move(50, 40)
+        time.sleep(1.5)
+        while not stop.is_set():
+            xk.key("space")
+            time.sleep(0.7)
+        xk.close()
+
+    th = threading.Thread(target=press, daemon=True)
+    th.start()
+    try:
+        runner.run()
+    finally:
+        stop.set()
+        th.join(5)
+    events = check_bids_session(tmp_path / "data", "01", "01", "overlay")
+    by_step = {}
+    for r in events:
+        by_step.setdefault(r["step"], []).append(r)
+    for step in ("0", "2"):      # reproduction: the target, then the reproduced interval, while the video plays
+        kinds = [r["trial_type"] for r in by_step[step]]
+        assert kinds.index("stimulus_start") < kinds.index("reproduction_target") < kinds.index("reproduction")
+        rep = [r for r in by_step[step] if r["trial_type"] == "reproduction"][0]
+        stim = [r for r in by_step[step] if r["trial_type"] == "stimulus"][0]
+        assert float(stim["onset"]) <= float(rep["onset"]) <= float(stim["onset"]) + float(stim["duration"])
+        assert 0.4 < float(rep["response_time"]) < 1.5
+    prod = [r for r in by_step["3"] if r["trial_type"] == "production"]
+    assert len(prod) == 1 and 0.4 < float(prod[0]["response_time"]) < 1.5
+    # the dose ramp of the dream block was logged as it happened
+    assert any(r["trial_type"] == "dose_change" for r in by_step["2"])

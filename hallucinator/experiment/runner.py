@@ -31,6 +31,7 @@ from .simulate import SimulatedParticipant
 from .timing import TimingTrial
 
 CONTINUE = "Press SPACE to continue."
+DOSE_STEP = 0.05
 
 
 class SessionAborted(Exception):
@@ -394,9 +395,12 @@ class SessionRunner:
             if state["first"] is None:
                 state["first"] = t
                 self.event("stimulus_start", t, step=step, dose=dose, stim_file="|".join(files))
-            if state["dose"] is not None and abs(dose - state["dose"]) >= 0.005:
+            # dose changes are logged in steps of 0.05 (and when a ramp ends)
+            if state["dose"] is not None and (abs(dose - state["dose"]) >= DOSE_STEP or
+                                              (dose != state["dose"] and dose in (0.0, 1.0))):
                 self.event("dose_change", t, step=step, dose=round(dose, 4))
-            if state["dose"] is None or abs(dose - state["dose"]) >= 0.005:
+                state["dose"] = dose
+            if state["dose"] is None:
                 state["dose"] = dose
             state["frames"] += 1
             self.motion.write_values([t, step.index, *quat])

@@ -87,7 +87,7 @@ def render(screen: Screen, width: int, height: int) -> np.ndarray:
     margin = int(width * 0.1)
     y = int(60 * s)
     if screen.transparent and (screen.big or screen.hint):
-        d.rounded_rectangle([width * 0.2, height * 0.3, width * 0.8, height * 0.75], radius=int(20 * s),
+        d.rounded_rectangle([width * 0.12, height * 0.28, width * 0.88, height * 0.8], radius=int(20 * s),
                             fill=(0, 0, 0, 170))
     if screen.title:
         f = _font(max(10, int(34 * s)))
@@ -129,7 +129,7 @@ def render(screen: Screen, width: int, height: int) -> np.ndarray:
             d.ellipse([xm - r, ys - r, xm + r, ys + r], fill=(250, 200, 60, 255))
     if screen.hint:
         f = _font(max(8, int(22 * s)))
-        yh = height - int(90 * s)
+        yh = int(height * 0.6) if screen.transparent else height - int(90 * s)
         for ln in _wrap(d, screen.hint, f, width - 2 * margin):
             d.text((width / 2, yh), ln, font=f, fill=grey, anchor="mt")
             yh += int(30 * s)

@@ -21,6 +21,28 @@ from .display import Display, Input, PlayRequest, PlayResult, key_names
 from .screens import Screen, render
 
 
+class _Continuous:
+    """A pose source redrawn on every pass of the viewer's loop.
+
+    ``Viewer.play`` hands window events to ``on_frame`` only on passes that draw
+    a frame; marking the pose source continuous makes every pass draw, so key
+    presses reach the timing tasks within one pass (not at the next video frame).
+    """
+
+    continuous = True
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.name = getattr(inner, "name", "mouse")
+
+    def pose(self, t):
+        return self.inner.pose(t)
+
+    def handle_event(self, ev):
+        h = getattr(self.inner, "handle_event", None)
+        return bool(h(ev)) if h else False
+
+
 class ViewerDisplay(Display):
     def __init__(self, clock, size=(1280, 720), fullscreen: bool = False, xr: bool = False, viewer=None):
         from ..viewer.app import Viewer
@@ -88,10 +110,16 @@ class ViewerDisplay(Display):
         from ..viewer.pose import FunctionPose, Pose
         start = float(request.start)
         timeline = DoseTimeline([(start + t, d) for t, d in request.dose_keys])
-        pose = None
+        from ..viewer.pose import MouseKeyboardPose
         if request.pose is not None:
             fn = request.pose
             pose = FunctionPose(lambda t: Pose(tuple(float(x) for x in fn(t - start)), 90.0))
+        elif self.v.xr is not None:
+            pose = None                      # the headset's pose
+        else:
+            pose = MouseKeyboardPose(width=self.size[0])
+        if pose is not None and (request.on_input is not None or request.overlay is not None):
+            pose = _Continuous(pose)
         if request.file:
             dream, control = request.file, None
         else:
@@ -125,6 +153,7 @@ class ViewerDisplay(Display):
             return keep
 
         self.v.make_current()
+        self.t_call = self.clock.now()
         try:
             summary = self.v.play(dream, control=control, dose=timeline, duration_s=request.duration, pose=pose,
                                   on_frame=cb, start_s=start, loop=True, keys=False)
