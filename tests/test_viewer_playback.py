@@ -306,3 +306,35 @@ def test_end_and_loop_with_audio(viewer, shared):
     s = viewer.play(video, start_s=19.6, pose=Pose(), audio=True, audio_device=False, loop=True, max_frames=15)
     assert s.frame_indices == list(range(490, 500)) + list(range(0, 5)), s.frame_indices
     assert s.dropped == 0 and s.max_av_offset_s < 1 / 25
+
+
+def test_keys_change_dose_and_mouse_drag_turns(viewer, pair, tmp_path):
+    import glfw
+
+    from hallucinator.viewer.app import Event
+    from hallucinator.viewer.pose import MouseKeyboardPose
+    from hallucinator.viewer.poselog import read_pose_log
+
+    dream, control = pair
+    look = MouseKeyboardPose(yaw=0, pitch=0, fov=90, width=160)
+    script = {2: [Event("key", key=glfw.KEY_RIGHT_BRACKET, action=glfw.PRESS)] * 3,
+              4: [Event("mouse_button", button=glfw.MOUSE_BUTTON_LEFT, action=glfw.PRESS, x=50, y=40),
+                  Event("cursor", x=66, y=32)],
+              6: [Event("mouse_button", button=glfw.MOUSE_BUTTON_LEFT, action=glfw.RELEASE, x=66, y=32),
+                  Event("key", key=glfw.KEY_BACKSLASH, action=glfw.PRESS)]}
+
+    def on_frame(info):
+        for ev in script.get(info.presented, []):
+            info.viewer.inject(ev)
+
+    log = tmp_path / "keys_motion.tsv"
+    viewer.play(dream, control=control, dose="0s:0 -> 10s:0", pose=look, pose_log=log, realtime=False,
+                on_frame=on_frame, max_frames=10)
+    rows = read_pose_log(log)
+    doses = [r["dose"] for r in rows]
+    assert doses[:3] == [0, 0, 0] and doses[3] == pytest.approx(0.3) and doses[-1] == 0
+    # dragging 16 px right at 90° over 160 px turns the view 9° left (grab and drag), 8 px up tilts it down 4.5°
+    r = rows[5]
+    assert r["yaw"] == pytest.approx(-9.0) and r["pitch"] == pytest.approx(-4.5)
+    events = (tmp_path / "keys_events.tsv").read_text().splitlines()[1:]
+    assert [e.split("\t")[3] for e in events] == ["0", "0.1", "0.2", "0.3", "0"]
