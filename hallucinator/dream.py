@@ -160,7 +160,7 @@ class Engine:
         """
         h, w = x.shape[-2:]
         s, ov = self.stride, max(self.overlap // self.stride * self.stride, self.stride)
-        side = max(int(math.sqrt(self.max_pixels)) // s * s - 2 * ov, 4 * s)
+        side = max(int(math.sqrt(self.max_pixels)) // s * s - 2 * ov, 2 * ov, 4 * s)
         wrap = mode in ("wrap", "sphere")
         if wrap:
             src = sphere.pad_sphere(x, ov, ov, ov, ov, vertical="pole" if mode == "sphere" else "reflect")

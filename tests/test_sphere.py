@@ -1,0 +1,81 @@
+"""Geometry conventions: known directions land on the right pixels, padding and resizing wrap."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from hallucinator import sphere
+
+
+def test_pixel_lonlat_round_trip_and_known_points():
+    W, H = 360, 180
+    u, v = np.meshgrid(np.arange(W), np.arange(H))
+    lon, lat = sphere.lonlat_from_pixel(u, v, W, H)
+    u2, v2 = sphere.pixel_from_lonlat(lon, lat, W, H)
+    assert np.allclose(u, u2) and np.allclose(v, v2)
+    # the centre of the image looks forward (-z); longitude grows to the right; the top row looks up
+    assert np.allclose(sphere.dir_from_lonlat(0.0, 0.0), [0, 0, -1])
+    assert np.allclose(sphere.dir_from_lonlat(math.pi / 2, 0.0), [1, 0, 0], atol=1e-12)
+    assert np.allclose(sphere.dir_from_lonlat(0.0, math.pi / 2), [0, 1, 0], atol=1e-12)
+    assert sphere.pixel_from_lonlat(0.0, 0.0, W, H) == pytest.approx((W / 2 - 0.5, H / 2 - 0.5))
+    assert sphere.pixel_from_lonlat(math.pi / 2, 0.0, W, H)[0] == pytest.approx(0.75 * W - 0.5)
+    lon, lat = sphere.lonlat_from_dir(sphere.dir_from_lonlat(1.0, -0.3))
+    assert (lon, lat) == pytest.approx((1.0, -0.3))
+
+
+def test_view_orientation_yaw_right_pitch_up_roll_clockwise():
+    fwd = np.array([0, 0, -1.0])
+    assert np.allclose(sphere.rotation_matrix(90, 0, 0) @ fwd, [1, 0, 0], atol=1e-12)
+    assert np.allclose(sphere.rotation_matrix(0, 90, 0) @ fwd, [0, 1, 0], atol=1e-12)
+    up = np.array([0, 1.0, 0])
+    # rolling clockwise (head tilted right) turns the camera's up vector towards +x
+    assert (sphere.rotation_matrix(0, 0, 30) @ up)[0] > 0.4
+    rays = sphere.perspective_rays(101, 51, 90.0, 90.0, 0.0, 0.0)
+    assert np.allclose(rays[25, 50], [1, 0, 0], atol=1e-3)
+    # the right edge of a 90° view is 45° to the right of its centre
+    lon, _ = sphere.lonlat_from_dir(sphere.perspective_rays(200, 100, 90.0)[50, -1])
+    assert math.degrees(lon) == pytest.approx(45, abs=0.5)
+
+
+def test_perspective_view_puts_a_marker_where_the_geometry_says():
+    W, H = 512, 256
+    img = torch.zeros(1, 1, H, W)
+    lon, lat = math.radians(120.0), math.radians(20.0)
+    u, v = sphere.pixel_from_lonlat(lon, lat, W, H)
+    img[..., int(round(v)) - 1:int(round(v)) + 2, int(round(u)) - 1:int(round(u)) + 2] = 1.0
+    view = sphere.perspective_view(img, (200, 150), 80.0, yaw_deg=110.0, pitch_deg=10.0, roll_deg=5.0)[0, 0].numpy()
+    x, y, front = sphere.project_to_view(sphere.dir_from_lonlat(lon, lat), 200, 150, 80.0, 110.0, 10.0, 5.0)
+    assert front
+    ys, xs = np.nonzero(view > 0.25)
+    cx, cy = (view[ys, xs] * xs).sum() / view[ys, xs].sum(), (view[ys, xs] * ys).sum() / view[ys, xs].sum()
+    assert abs(cx - x) < 1.0 and abs(cy - y) < 1.0
+
+
+def test_pad_sphere_wraps_longitude_and_continues_over_the_poles():
+    x = torch.arange(4 * 8, dtype=torch.float32).view(1, 1, 4, 8)
+    p = sphere.pad_sphere(x, 2, 3, 2, 1, vertical="pole")
+    assert p.shape[-2:] == (4 + 3, 8 + 5)
+    core = p[..., 2:6, :]
+    assert torch.equal(core[..., :2], x[..., -2:])            # left margin = rightmost columns
+    assert torch.equal(core[..., -3:], x[..., :3])            # right margin = leftmost columns
+    # above the top row lies the top row itself, half a turn away
+    assert torch.equal(p[..., 1, 2:10], torch.roll(x[..., 0, :], 4, dims=-1))
+    assert torch.equal(p[..., 0, 2:10], torch.roll(x[..., 1, :], 4, dims=-1))
+    assert torch.equal(p[..., 6, 2:10], torch.roll(x[..., 3, :], 4, dims=-1))
+
+
+def test_resize_equirect_wraps_across_the_seam():
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 64, 128)
+    small = sphere.resize_equirect(x, 32, 64)
+    # shifting by 2 columns before resizing by 1/2 is shifting by 1 column after: no edge effects at +-180°
+    shifted = sphere.resize_equirect(torch.roll(x, 2, dims=-1), 32, 64)
+    assert torch.allclose(torch.roll(small, 1, dims=-1), shifted, atol=1e-5)
+    big = sphere.resize_equirect(x, 96, 192)
+    assert big.shape[-2:] == (96, 192)
+
+
+def test_to_tensor_and_back_is_lossless():
+    a = (np.random.default_rng(0).random((8, 16, 3)) * 255).astype(np.uint8)
+    assert np.array_equal(sphere.to_uint8(sphere.to_tensor(a)), a)
