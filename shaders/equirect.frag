@@ -5,13 +5,14 @@
 // No sphere mesh, so nothing pinches at the poles; s wraps (GL_REPEAT) with linear filtering,
 // so there is no seam at +-180 degrees.
 //
-// Each source (dream, control) is either one RGB texture or three planes Y, U, V (4:2:0 video
-// straight from the decoder, converted here with the stream's matrix and range).
+// Each source (dream, control) is one RGB texture, or 4:2:0 video straight from the decoder
+// (Y, U, V planes, or Y + interleaved UV from hardware decoders), converted here with the
+// stream's matrix and range.
 
 uniform sampler2D u_dream0;    // RGB, or Y
-uniform sampler2D u_dream1;    // U (yuv only)
-uniform sampler2D u_dream2;    // V (yuv only)
-uniform int   u_dream_yuv;
+uniform sampler2D u_dream1;    // U, or interleaved UV for nv12
+uniform sampler2D u_dream2;    // V (yuv420p only)
+uniform int   u_dream_yuv;     // 0 = RGB, 1 = Y/U/V planes (yuv420p), 2 = Y + UV (nv12)
 uniform mat3  u_dream_matrix;  // rgb = matrix * (yuv - offset)
 uniform vec3  u_dream_offset;
 uniform sampler2D u_control0;
@@ -49,8 +50,9 @@ vec3 fetch(sampler2D p0, sampler2D p1, sampler2D p2, int yuv, mat3 m, vec3 off, 
     float rows1 = float(textureSize(p1, 0).y);
     float y = texture(p0, vec2(s, eye_t(t, rows0))).r;
     vec2 st1 = vec2(s, eye_t(t, rows1));
-    vec3 c = vec3(y, texture(p1, st1).r, texture(p2, st1).r);
-    return m * (c - off);
+    vec2 uv = (yuv == 2) ? texture(p1, st1).rg                          // nv12: interleaved U, V
+                         : vec2(texture(p1, st1).r, texture(p2, st1).r);  // yuv420p: separate planes
+    return m * (vec3(y, uv) - off);
 }
 
 void main() {

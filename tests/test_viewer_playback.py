@@ -338,3 +338,22 @@ def test_keys_change_dose_and_mouse_drag_turns(viewer, pair, tmp_path):
     assert r["yaw"] == pytest.approx(-9.0) and r["pitch"] == pytest.approx(-4.5)
     events = (tmp_path / "keys_events.tsv").read_text().splitlines()[1:]
     assert [e.split("\t")[3] for e in events] == ["0", "0.1", "0.2", "0.3", "0"]
+
+
+def test_nv12_frames_as_hardware_decoders_return_them(viewer, shared):
+    import av
+
+    from hallucinator.viewer.frames import frame_from_av
+
+    with av.open(str(shared(BATTLE))) as c:
+        f = next(c.decode(video=0))
+        planar = frame_from_av(f, 0, 0.0)
+        nv12 = frame_from_av(f.reformat(format="nv12"), 0, 0.0)
+    assert len(nv12.planes) == 2 and nv12.planes[1].shape == (160, 320, 2)
+    pose = Pose.from_euler(-150, 20, 0, 90)
+    viewer.set_frames(planar)
+    a = viewer.render_view(pose).astype(int)
+    viewer.set_frames(nv12)
+    b = viewer.render_view(pose).astype(int)
+    assert np.abs(a - b).max() <= 2
+    assert np.abs(nv12.image.astype(int) - planar.image.astype(int)).max() <= 2

@@ -84,7 +84,11 @@ class Frame:
         if self._rgb is None:
             import cv2
 
-            y, u, v = self.planes
+            if len(self.planes) == 2:   # nv12
+                y, uv = self.planes
+                u, v = uv[..., 0], uv[..., 1]
+            else:
+                y, u, v = self.planes
             h, w = y.shape
             uu = cv2.resize(np.ascontiguousarray(u), (w, h), interpolation=cv2.INTER_LINEAR)
             vv = cv2.resize(np.ascontiguousarray(v), (w, h), interpolation=cv2.INTER_LINEAR)
@@ -93,6 +97,31 @@ class Frame:
             rgb = (yuv - off.astype(np.float32)) @ m.T.astype(np.float32)
             self._rgb = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return self._rgb
+
+
+PLANAR_FORMATS = ("yuv420p", "yuvj420p", "nv12")
+
+
+def frame_from_av(frame, index: int, t: float, loop: int = 0, planar: bool = True) -> Frame:
+    """A :class:`Frame` from a PyAV video frame.
+
+    4:2:0 frames (``yuv420p``, ``yuvj420p``, and ``nv12`` as hardware decoders
+    return them) keep the decoder's planes as they are (no copy, no conversion
+    on the CPU) when ``planar``; anything else is converted to RGB.
+    """
+    fmt = frame.format.name
+    if planar and fmt in PLANAR_FORMATS:
+        planes = []
+        for i, p in enumerate(frame.planes):
+            a = np.frombuffer(p, np.uint8)[: p.line_size * p.height].reshape(p.height, p.line_size)
+            if fmt == "nv12" and i == 1:   # interleaved U, V: two channels per chroma sample
+                w = (frame.width + 1) // 2
+                planes.append(a[:, : 2 * w].reshape(p.height, w, 2))
+            else:
+                planes.append(a[:, : p.width])
+        m = yuv_matrix(int(frame.colorspace or 2), int(frame.color_range or 0), frame.height, fmt == "yuvj420p")
+        return Frame(index, t, None, loop, planes=planes, yuv=m)
+    return Frame(index, t, frame.to_ndarray(format="rgb24"), loop)
 
 
 class _EOF:
@@ -253,18 +282,7 @@ class VideoSource:
 
     def _convert(self, frame, loop: int = 0) -> Frame:
         t = self._frame_time(frame)
-        index = int(round(t * self.fps))
-        fmt = frame.format.name
-        if self.planar and fmt in ("yuv420p", "yuvj420p"):
-            # hand the decoder's planes to the GPU as they are (no copy, no conversion on the CPU)
-            planes = []
-            for p in frame.planes:
-                a = np.frombuffer(p, np.uint8)
-                planes.append(a[: p.line_size * p.height].reshape(p.height, p.line_size)[:, : p.width])
-            m = yuv_matrix(int(frame.colorspace or 2), int(frame.color_range or 0), frame.height,
-                           fmt == "yuvj420p")
-            return Frame(index, t, None, loop, planes=planes, yuv=m)
-        return Frame(index, t, frame.to_ndarray(format="rgb24"), loop)
+        return frame_from_av(frame, int(round(t * self.fps)), t, loop, self.planar)
 
     def _seek_container(self, t: float):
         target = self.start_pts + int(max(0.0, t) / self.time_base)

@@ -79,7 +79,8 @@ class Program:
             self.id = 0
 
 
-_FORMATS = {3: (GL.GL_RGB8, GL.GL_RGB), 4: (GL.GL_RGBA8, GL.GL_RGBA), 1: (GL.GL_R8, GL.GL_RED)}
+_FORMATS = {3: (GL.GL_RGB8, GL.GL_RGB), 4: (GL.GL_RGBA8, GL.GL_RGBA), 1: (GL.GL_R8, GL.GL_RED),
+            2: (GL.GL_RG8, GL.GL_RG)}
 
 
 class Texture:

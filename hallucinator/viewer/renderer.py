@@ -48,7 +48,7 @@ class _Source:
             tex = self.textures[min(i, len(self.textures) - 1)]
             tex.bind(first_unit + i)
             program.set1i(f"{prefix}{i}", first_unit + i)
-        program.set1i(f"{prefix}_yuv", 1 if self.yuv is not None else 0)
+        program.set1i(f"{prefix}_yuv", 0 if self.yuv is None else (2 if len(self.textures) == 2 else 1))
         if self.yuv is not None:
             m, off = self.yuv
             program.set_mat3(f"{prefix}_matrix", m)
