@@ -185,6 +185,9 @@ class MouseKeyboardPose:
             k = self.fov / max(1, self.width)
             self.set(yaw=yaw0 - (ev.x - x0) * k, pitch=pitch0 + (ev.y - y0) * k)
             return True
+        if ev.kind == "resize" and ev.x > 0:
+            self.width = int(ev.x)
+            return True
         if ev.kind == "scroll":
             self.set(fov=self.fov * (0.9 ** ev.y))
             return True
