@@ -357,3 +357,20 @@ def test_nv12_frames_as_hardware_decoders_return_them(viewer, shared):
     b = viewer.render_view(pose).astype(int)
     assert np.abs(a - b).max() <= 2
     assert np.abs(nv12.image.astype(int) - planar.image.astype(int)).max() <= 2
+
+
+def test_slow_machine_drops_frames_instead_of_drifting(viewer, shared):
+    """When drawing takes longer than a frame, frames are dropped (counted) and the picture stays with the sound."""
+    import time as _time
+
+    shown = []
+
+    def slow(info):
+        shown.append((info.time, info.frame_time, info.dropped))
+        _time.sleep(0.09)
+
+    s = viewer.play(shared(BATTLE), duration_s=1.5, pose=Pose(), audio=True, audio_device=False, on_frame=slow)
+    assert s.dropped > 10 and s.late <= 2
+    assert s.dropped == sum(d for _, _, d in shown) == round(shown[-1][1] * 25) + 1 - len(shown)
+    assert s.max_av_offset_s < 0.15
+    assert all(abs(t - ft) < 0.15 for t, ft, _ in shown)

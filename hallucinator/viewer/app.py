@@ -32,21 +32,28 @@ API (stable):
     runtime is present.
 ``play(dream, control=None, dose=1.0, duration_s=None, max_frames=None, pose=None, pose_log=None,
        on_frame=None, start_s=0.0, loop=False, audio=True, audio_device=None, realtime=True,
-       stereo="auto", keys=True) -> PlaybackSummary``
+       stereo="auto", keys=True, hwaccel=False, log_metadata=None, on_events=None) -> PlaybackSummary``
     ``dream``/``control``: paths (video or image) or already opened sources
     (:mod:`hallucinator.viewer.frames`).  ``pose``: a pose source
     (:mod:`hallucinator.viewer.pose`); default mouse/keyboard.  ``pose_log``:
     path of a TSV written one row per displayed frame.  ``on_frame(info)``
     gets a :class:`FrameInfo` after the scene is drawn and before the buffer
     swap (draw on top with your own GL; return ``False`` to stop).
+    ``on_events(events, t)`` gets input on every pass of the loop as soon as it
+    arrives (not only when a frame is drawn; return ``False`` to stop);
+    ``log_metadata`` goes into the pose log's sidecar.
     ``realtime=False`` shows every frame once, as fast as it renders (clock
-    steps by one frame; no audio).  Keys while playing (``keys=True``): space
-    pause, left/right seek 5 s, [ ] dose -/+ 0.1, h status line, f fullscreen,
-    Esc/q stop; mouse drag, arrows and wheel look around.
-``render_view(pose, dose=1.0, size=None) -> np.ndarray``
-    Draw the current frame at ``pose`` and return the RGB pixels (uint8, row 0 on top).
-``set_frames(dream_image, control_image=None, layout="mono")``
-    Upload frames yourself (stills, your own decoding).
+    steps by one frame; no audio).  ``audio_device=False`` plays sound into a
+    virtual output (the clock still follows the audio).  Keys while playing
+    (``keys=True``): space pause, PgUp/PgDn or shift+left/right seek 5 s, Home
+    restart, [ ] dose -/+ 0.1, \\ back to the dose timeline, h status line,
+    f fullscreen, l loop, Esc/q stop; mouse drag, arrows, +/- and the wheel
+    look around (pose source permitting).  Closing the window always stops
+    playback (``PlaybackSummary.ended_by == "closed"``).
+``render_view(pose, dose=1.0, eye=0) -> np.ndarray``
+    Draw the current frames at ``pose`` and return the RGB pixels (uint8, row 0 on top).
+``set_frames(dream, control=None, layout="mono")``
+    Upload frames yourself (RGB arrays or :class:`frames.Frame`; stills, your own decoding).
 ``poll() -> list[Event]``, ``wait(timeout)``, ``clear(rgb)``, ``draw_text(...)``,
 ``draw_image(rgba, x, y)``, ``present()``, ``read_pixels()``, ``should_close``,
 ``framebuffer_size``, ``window`` (the GLFW handle), ``make_current()``.
@@ -400,7 +407,8 @@ class Viewer:
              pose_log=None, on_frame: Optional[Callable[[FrameInfo], Any]] = None, start_s: float = 0.0,
              loop: bool = False, audio: bool = True, audio_device=None, realtime: bool = True,
              stereo: str = "auto", keys: bool = True, hwaccel: bool = False,
-             log_metadata: Optional[dict] = None) -> PlaybackSummary:
+             log_metadata: Optional[dict] = None,
+             on_events: Optional[Callable[[List[Event], float], Any]] = None) -> PlaybackSummary:
         """Play ``dream`` (mixed with ``control`` by ``dose``) until the end, ``duration_s``, ``max_frames``
         video frames, Esc/q, the window closing, or ``on_frame`` returning False.  See the module docstring."""
         from .player import Playback
@@ -409,4 +417,4 @@ class Viewer:
         return Playback(self, dream, control=control, dose=dose, duration_s=duration_s, max_frames=max_frames,
                         pose=pose, pose_log=pose_log, on_frame=on_frame, start_s=start_s, loop=loop, audio=audio,
                         audio_device=audio_device, realtime=realtime, stereo=stereo, keys=keys, hwaccel=hwaccel,
-                        log_metadata=log_metadata).run()
+                        log_metadata=log_metadata, on_events=on_events).run()

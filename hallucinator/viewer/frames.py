@@ -14,7 +14,7 @@ import struct
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -245,6 +245,9 @@ class VideoSource:
         self._generation = 0
         self._lock = threading.Lock()
         self.decoded = 0
+        self.skipped_late = 0     # frames the decoder did not convert because the clock had passed them
+        # playback time (s) below which decoded frames are dropped unconverted (set by the player)
+        self.drop_before: Optional[Callable[[], float]] = None
         self.decode_seconds = 0.0
         self.error: Optional[BaseException] = None
         self._iter = None
@@ -363,7 +366,12 @@ class VideoSource:
                     if self._stop.is_set() or self._seek_to is not None:
                         ended = False
                         break
-                    if self._frame_time(frame) < skip_before:
+                    ft = self._frame_time(frame)
+                    if ft < skip_before:
+                        continue
+                    drop = self.drop_before
+                    if drop is not None and loop_count * self.duration + ft < drop():
+                        self.skipped_late += 1
                         continue
                     f = self._convert(frame, loop_count)
                     self.decode_seconds += time.perf_counter() - t0   # decoding + conversion, not queue waits

@@ -76,7 +76,7 @@ class _LoopingClock:
 class Playback:
     def __init__(self, viewer, dream, control=None, dose=1.0, duration_s=None, max_frames=None, pose=None,
                  pose_log=None, on_frame=None, start_s=0.0, loop=False, audio=True, audio_device=None,
-                 realtime=True, stereo="auto", keys=True, hwaccel=False, log_metadata=None):
+                 realtime=True, stereo="auto", keys=True, hwaccel=False, log_metadata=None, on_events=None):
         self.v = viewer
         self.loop = loop
         self.src = as_source(dream, loop=loop, hwaccel=hwaccel)
@@ -97,6 +97,7 @@ class Playback:
         self.duration_s = duration_s
         self.max_frames = max_frames
         self.on_frame = on_frame
+        self.on_events = on_events
         self.start_s = float(start_s)
         self.realtime = realtime
         self.keys = keys
@@ -184,6 +185,8 @@ class Playback:
         end = self.src.duration if not self.loop else float("inf")
         t = max(0.0, min(t, max(0.0, end - self.frame_period)))
         self.clock.seek(t)
+        self._t_now = t
+        self._seeked = True
         self.src.seek(t)
         if self.ctrl is not None:
             self.ctrl.seek(t)
@@ -261,6 +264,9 @@ class Playback:
         last_pose = last_dose_drawn = None
         last_draw_wall = 0.0
         skipped = 0
+        prev_shown = None
+        self._seeked = False
+        self._t_now = self.start_s
         try:
             self.src.start(self.start_s)
             if self.ctrl is not None:
@@ -282,6 +288,13 @@ class Playback:
             v.draw_view(self.pose_src.pose(self.start_s), 1.0)
             GL.glFinish()
             self.clock.start()
+            if self.realtime and not self.src.is_still and self.frame_period:
+                # frames more than 1.5 periods behind the clock are not worth converting: the decoder
+                # skips them, so a slow machine drops frames instead of letting the video lag the sound
+                late = 1.5 * self.frame_period
+                for src in (self.src, self.ctrl):
+                    if isinstance(src, VideoSource):
+                        src.drop_before = lambda: self._t_now - late
             if self.audio is not None:
                 s.clock = "audio-virtual" if self.audio.virtual else "audio"
             else:
@@ -297,11 +310,15 @@ class Playback:
                 if v.should_close:
                     self._stop = "closed"
                 changed = self._handle(events)
+                if events and self.on_events is not None:
+                    if self.on_events(events, self.clock.time()) is False:
+                        self._stop = "callback"
                 if self._stop:
                     break
                 new = False
                 if self.realtime:
                     t = self.clock.time()
+                    self._t_now = t
                     # take every frame that is due; all but the newest are dropped
                     while True:
                         if self._pending is None and not self.src.is_still:
@@ -310,8 +327,6 @@ class Playback:
                         if p is None or p is EOF:
                             break
                         if current is None or self.src.is_still or self._ftime(p) <= t + 1e-4:
-                            if new:
-                                skipped += 1
                             current, new = p, True
                             self._pending = None
                             if self.src.is_still:
@@ -367,6 +382,15 @@ class Playback:
                     continue
                 pose = self.pose_src.pose(t)
                 last_draw_wall = time.monotonic()
+                # frames never shown since the last one (skipped here or by the decoder)
+                if new:
+                    if prev_shown is not None and not self._seeked and not self.src.is_still:
+                        step = round((self._ftime(current) - self._ftime(prev_shown)) * self.fps)
+                        skipped = max(0, step - 1)
+                    else:
+                        skipped = 0
+                    self._seeked = False
+                    prev_shown = current
                 # upload
                 t0 = time.perf_counter()
                 if new:
