@@ -77,11 +77,38 @@ class Playback:
     def __init__(self, viewer, dream, control=None, dose=1.0, duration_s=None, max_frames=None, pose=None,
                  pose_log=None, on_frame=None, start_s=0.0, loop=False, audio=True, audio_device=None,
                  realtime=True, stereo="auto", keys=True, hwaccel=False, log_metadata=None, on_events=None):
+        self._owned, self.audio, self.log, self.clock = [], None, None, None
+        try:
+            self._setup(viewer, dream, control, dose, duration_s, max_frames, pose, pose_log, on_frame, start_s,
+                        loop, audio, audio_device, realtime, stereo, keys, hwaccel, log_metadata, on_events)
+        except BaseException:
+            self._cleanup()
+            raise
+
+    def _cleanup(self):
+        for obj in self._owned:
+            obj.close()
+        self._owned = []
+        if self.clock is not None:
+            self.clock.close()
+            self.clock = None
+        elif self.audio is not None:
+            self.audio.close()
+        self.audio = None
+        if self.log:
+            self.log.close()
+            self.log = None
+
+    def _setup(self, viewer, dream, control, dose, duration_s, max_frames, pose, pose_log, on_frame, start_s,
+               loop, audio, audio_device, realtime, stereo, keys, hwaccel, log_metadata, on_events):
         self.v = viewer
         self.loop = loop
         self.src = as_source(dream, loop=loop, hwaccel=hwaccel)
+        if self.src is not dream:
+            self._owned.append(self.src)
         self.ctrl = as_source(control, loop=loop, hwaccel=hwaccel)
-        self._owned = [o for o, given in ((self.src, dream), (self.ctrl, control)) if o is not None and o is not given]
+        if self.ctrl is not None and self.ctrl is not control:
+            self._owned.append(self.ctrl)
         for o in self._owned:
             if isinstance(o, VideoSource):
                 o.planar = viewer.renderer.planar
@@ -120,15 +147,6 @@ class Playback:
         # continuous pose sources redraw at most this often when the swap does not pace the loop
         self.min_interval = 1.0 / 240.0 if (self.v.visible and self.v.vsync) else 1.0 / 90.0
         self.frame_period = 1.0 / self.fps if self.fps else 0.0
-        # clock
-        self.audio = None
-        if not realtime:
-            self.clock = StepClock(self.start_s)
-        elif audio and not self.src.is_still and getattr(self.src, "has_audio", False):
-            self.audio = AudioClock(self.src.path, start_s=self.start_s, device=audio_device)
-            self.clock = _LoopingClock(self.audio, self.src.duration) if loop else self.audio
-        else:
-            self.clock = WallClock(self.start_s)
         self.log = None
         if pose_log:
             from .poselog import PoseLogWriter
@@ -140,6 +158,15 @@ class Playback:
                     "viewport": list(self.v.framebuffer_size), "start_s": self.start_s,
                     **(log_metadata or {})}
             self.log = PoseLogWriter(pose_log, metadata=meta, events_path=events_path_for(pose_log))
+        # clock
+        self.audio = None
+        if not realtime:
+            self.clock = StepClock(self.start_s)
+        elif audio and not self.src.is_still and getattr(self.src, "has_audio", False):
+            self.audio = AudioClock(self.src.path, start_s=self.start_s, device=audio_device)
+            self.clock = _LoopingClock(self.audio, self.src.duration) if loop else self.audio
+        else:
+            self.clock = WallClock(self.start_s)
         self.summary = PlaybackSummary(fps=self.fps, pose_log=str(pose_log) if pose_log else None)
         self._last_dose = None
         self._status_text = ""
@@ -457,9 +484,4 @@ class Playback:
                 s.audio_underruns = self.audio.underruns
             return s
         finally:
-            for obj in self._owned:
-                obj.close()
-            if self.clock is not None:
-                self.clock.close()
-            if self.log:
-                self.log.close()
+            self._cleanup()

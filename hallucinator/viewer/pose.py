@@ -193,7 +193,7 @@ class MouseKeyboardPose:
             return True
         if ev.kind == "key" and ev.action in (glfw.PRESS, glfw.REPEAT):
             step = {glfw.KEY_LEFT: (-1, 0), glfw.KEY_RIGHT: (1, 0), glfw.KEY_UP: (0, 1), glfw.KEY_DOWN: (0, -1)}
-            if ev.key in step:
+            if ev.key in step and not ev.mods & glfw.MOD_SHIFT:   # shift+arrows seek
                 dy, dp = step[ev.key]
                 self.set(yaw=self.yaw + dy * self.key_step, pitch=self.pitch + dp * self.key_step)
                 return True
