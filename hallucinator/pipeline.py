@@ -66,12 +66,13 @@ class BlendParams:
     name: str = "coherent"
     moving: float = 0.9              # kept fraction of the warped residual where things move
     static: float = 0.9              # kept fraction of the unwarped residual where nothing moves
-    motion_threshold: float = 0.5    # pixels of (spherical) flow; a 0-255 level when motion_normalised
+    motion_threshold: float = 0.5    # pixels of flow (warping is in pixels); a 0-255 level when motion_normalised
     motion_normalised: bool = False  # the 2017 rule: magnitude scaled per frame to 0-255
     occlusion: bool = True           # drop the residual where the forward-backward check fails
     warm_iterations: Optional[int] = None   # per octave on carried frames; None: (1 - moving) * iterations
     normalise_strength: bool = True  # keep the residual's mean strength at the chain's cold frame's
     reset_fraction: float = 0.5      # start a new chain when more than this fraction is occluded (a cut)
+    interpolation: str = "cubic"     # warping the residual: cubic keeps its detail (linear blurs it frame by frame)
     flow: FlowParams = FlowParams()
 
     def to_dict(self) -> dict:
@@ -543,8 +544,12 @@ class VideoDreamer:
     def carry(self, prev_res: np.ndarray, fwd: np.ndarray, bwd: np.ndarray, occ: np.ndarray) -> np.ndarray:
         """The residual carried into the next frame (H, W, 3) float32."""
         b = self.opts.blend
-        moving = flowmod.motion_mask(bwd, b.motion_threshold, normalise=b.motion_normalised)
-        warped = flowmod.warp(prev_res, bwd)
+        import cv2
+
+        # whether to warp is a question in pixels: near the poles a small angular motion is many pixels
+        moving = flowmod.motion_mask(bwd, b.motion_threshold, normalise=b.motion_normalised, spherical=False)
+        interp = {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR}[b.interpolation]
+        warped = flowmod.warp(prev_res, bwd, interp)
         if b.occlusion:
             warped = warped * (~occ)[..., None]
         m = moving[..., None]
@@ -644,8 +649,8 @@ class VideoDreamer:
         timings = dict(self.timer.t, total=seconds,
                        fps=result.frames / seconds if seconds > 0 else None)
         result.timings = timings
-        if output:
-            sidecar = Path(str(output) + ".json")
+        if output or o.png_dir:
+            sidecar = Path(str(output or Path(o.png_dir)) + ".json")
             doc = self._sidecar(input_path, src_sha, info, layout, keys, result, quality, timings)
             self.cache.write_bytes(sidecar, json.dumps(doc, indent=2, default=str).encode())
             result.sidecar = str(sidecar)
@@ -1127,6 +1132,10 @@ def register_bench(bench_sub) -> None:
     p.add_argument("--octaves", type=int, default=None)
     p.add_argument("--iterations", type=int, default=None)
     p.add_argument("--blend", default="coherent", choices=sorted(BLEND_PRESETS))
+    p.add_argument("--to-2to1", action="store_true", help="scale a full panorama at another aspect to 2:1")
+    p.add_argument("--stereo", choices=("auto", "mono", "top-bottom"), default="auto")
+    p.add_argument("--baseline", action="store_true",
+                   help="also time the second layer with an empty cache (what the cache saves, like for like)")
     p.add_argument("--no-independent", action="store_true", help="skip the --independent comparison")
     p.add_argument("--cache-dir", default=None, help="cache folder (default: a fresh temporary one)")
     p.add_argument("--threads", type=int, default=0)
@@ -1164,20 +1173,29 @@ def _bench_command(args) -> int:
     layer2 = args.layer2 or next((l for l in (card.recommended_layers if card else []) if l != cfg.layers[0]), None)
     tmp = tempfile.mkdtemp(prefix="hallucinator-bench-")
     cache_dir = args.cache_dir or os.path.join(tmp, "cache")
-    common = dict(frames=args.frames, size=args.size, cache_dir=cache_dir, blend=args.blend, progress=True)
+    common = dict(frames=args.frames, size=args.size, cache_dir=cache_dir, blend=args.blend, progress=True,
+                  to_2to1=args.to_2to1, stereo=args.stereo)
     report: Dict[str, Any] = {"input": src, "frames": args.frames, "size": args.size, "config": cfg.to_dict()}
+    def line(label, r):
+        t = r.timings
+        return (f"{label}: {r.seconds:.2f} s  [decode {t.get('decode', 0):.2f} s, flow {t.get('flow', 0):.2f} s, "
+                f"pyramids {t.get('pyramid', 0):.2f} s, dream {t.get('dream', 0):.2f} s, "
+                f"encode {t.get('encode', 0):.2f} s]")
+
     r1 = dream_video(src, os.path.join(tmp, "a.mp4"), cfg, **common)
-    print(f"run 1 (layer {cfg.layers[0]}, cold cache): {r1.seconds:.2f} s  "
-          f"[flow {r1.timings.get('flow', 0):.2f} s, pyramids {r1.timings.get('pyramid', 0):.2f} s, "
-          f"dream {r1.timings.get('dream', 0):.2f} s]")
+    print(line(f"run 1 (layer {cfg.layers[0]}, empty cache)", r1))
     report["run1"] = {"layer": cfg.layers[0], "seconds": r1.seconds, "timings": r1.timings, "quality": r1.quality}
     if layer2:
         cfg2 = cfg.replace(layers=[layer2])
         r2 = dream_video(src, os.path.join(tmp, "b.mp4"), cfg2, **common)
-        print(f"run 2 (layer {layer2}, pyramids and flow cached): {r2.seconds:.2f} s  "
-              f"[flow {r2.timings.get('flow', 0):.2f} s, pyramids {r2.timings.get('pyramid', 0):.2f} s, "
-              f"dream {r2.timings.get('dream', 0):.2f} s]")
+        print(line(f"run 2 (layer {layer2}, pyramids and flow from the cache)", r2))
         report["run2"] = {"layer": layer2, "seconds": r2.seconds, "timings": r2.timings}
+        if args.baseline:
+            r3 = dream_video(src, os.path.join(tmp, "c.mp4"), cfg2,
+                             **dict(common, cache_dir=os.path.join(tmp, "cache-empty")))
+            print(line(f"run 2 again (layer {layer2}, empty cache)", r3))
+            print(f"the cache saves {r3.seconds - r2.seconds:.2f} s of {r3.seconds:.2f} s on the second layer")
+            report["run2_empty_cache"] = {"layer": layer2, "seconds": r3.seconds, "timings": r3.timings}
     if not args.no_independent:
         ri = dream_video(src, os.path.join(tmp, "i.mp4"), cfg, independent=True, **common)
         c = compare(r1.quality, ri.quality)
