@@ -223,8 +223,8 @@ def test_timing_tasks_over_the_video(xdisplay, tmp_path):
         rep = [r for r in by_step[step] if r["trial_type"] == "reproduction"][0]
         stim = [r for r in by_step[step] if r["trial_type"] == "stimulus"][0]
         assert float(stim["onset"]) <= float(rep["onset"]) <= float(stim["onset"]) + float(stim["duration"])
-        assert 0.4 < float(rep["response_time"]) < 1.5
+        assert 0.3 < float(rep["response_time"]) < 3.0
     prod = [r for r in by_step["3"] if r["trial_type"] == "production"]
-    assert len(prod) == 1 and 0.4 < float(prod[0]["response_time"]) < 1.5
+    assert len(prod) == 1 and 0.3 < float(prod[0]["response_time"]) < 3.0
     # the dose ramp of the dream block was logged as it happened
     assert any(r["trial_type"] == "dose_change" for r in by_step["2"])

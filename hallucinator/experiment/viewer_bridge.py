@@ -22,11 +22,13 @@ from .screens import Screen, render
 
 
 class _Continuous:
-    """A pose source redrawn on every pass of the viewer's loop.
+    """A pose source redrawn at the display rate, and at once on any key or button.
 
     ``Viewer.play`` hands window events to ``on_frame`` only on passes that draw
-    a frame; marking the pose source continuous makes every pass draw, so key
-    presses reach the timing tasks within one pass (not at the next video frame).
+    a frame.  Reporting key and button events as handled makes the pass that
+    polled them draw, so a press reaches the timing task (and its time is
+    logged) at once, not at the next video frame; ``continuous`` makes scripted
+    head paths be drawn and logged at the display rate.
     """
 
     continuous = True
@@ -40,7 +42,8 @@ class _Continuous:
 
     def handle_event(self, ev):
         h = getattr(self.inner, "handle_event", None)
-        return bool(h(ev)) if h else False
+        used = bool(h(ev)) if h else False
+        return used or ev.kind in ("key", "mouse_button")
 
 
 class ViewerDisplay(Display):
@@ -118,7 +121,8 @@ class ViewerDisplay(Display):
             pose = None                      # the headset's pose
         else:
             pose = MouseKeyboardPose(width=self.size[0])
-        if pose is not None and (request.on_input is not None or request.overlay is not None):
+        if pose is not None and (request.pose is not None or request.on_input is not None
+                                 or request.overlay is not None):
             pose = _Continuous(pose)
         if request.file:
             dream, control = request.file, None
