@@ -374,3 +374,27 @@ def test_slow_machine_drops_frames_instead_of_drifting(viewer, shared):
     assert s.dropped == sum(d for _, _, d in shown) == round(shown[-1][1] * 25) + 1 - len(shown)
     assert s.max_av_offset_s < 0.15
     assert all(abs(t - ft) < 0.15 for t, ft, _ in shown)
+
+
+def test_visible_window_with_status_line(xdisplay, shared):
+    """A real (Xvfb) window: frames reach the back buffer, the status line is drawn and can be hidden."""
+    import glfw
+
+    from hallucinator.viewer.app import Event, Viewer
+
+    grabs = {}
+
+    def on_frame(info):
+        grabs[info.presented] = info.viewer.read_pixels()
+        if info.presented == 1:
+            info.viewer.inject(Event("key", key=glfw.KEY_H, action=glfw.PRESS))
+
+    with Viewer(size=(320, 180), visible=True) as v:
+        s = v.play(shared(BATTLE), max_frames=4, pose=Pose.from_euler(0, -20, 0, 100), audio=False,
+                   on_frame=on_frame)
+        assert v.framebuffer_size == (320, 180)
+    assert s.video_frames == 4
+    strip_on = grabs[0][8:26, 8:200].astype(int)
+    strip_off = grabs[3][8:26, 8:200].astype(int)
+    # the status line: bright text on a darkened band
+    assert (strip_on.max(axis=-1) > 220).sum() > 100 and strip_on.mean() < strip_off.mean()

@@ -145,3 +145,14 @@ def test_viewer_starts_without_torch():
             "hallucinator.viewer.cli; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_replay_resamples_display_rate_logs():
+    from hallucinator.viewer.export import replay_frames
+
+    per_frame = [{"onset": i / 25, "frame": i} for i in range(10)]
+    assert replay_frames(per_frame, 25) == per_frame
+    # a log written at 100 Hz (head motion between video frames): one output frame per 1/25 s
+    display = [{"onset": i / 100, "frame": i // 4, "k": i} for i in range(40)]
+    out = replay_frames(display, 25)
+    assert [r["k"] for r in out] == list(range(0, 40, 4))

@@ -316,9 +316,9 @@ class Playback:
             GL.glFinish()
             self.clock.start()
             if self.realtime and not self.src.is_still and self.frame_period:
-                # frames more than 1.5 periods behind the clock are not worth converting: the decoder
+                # frames more than 3 periods (0.1 s) behind the clock are not worth converting: the decoder
                 # skips them, so a slow machine drops frames instead of letting the video lag the sound
-                late = 1.5 * self.frame_period
+                late = max(3 * self.frame_period, 0.1)
                 for src in (self.src, self.ctrl):
                     if isinstance(src, VideoSource):
                         src.drop_before = lambda: self._t_now - late
