@@ -11,7 +11,7 @@ import pytest
 from hallucinator import sphere
 from hallucinator.errors import UserError
 from hallucinator.viewer.dose import DoseTimeline, parse_time
-from hallucinator.viewer.pose import Pose, ReplayPose, euler_from_matrix, matrix_from_quat, quat_from_matrix
+from hallucinator.viewer.pose import Pose, ReplayPose, matrix_from_quat, quat_from_matrix
 from hallucinator.viewer.poselog import COLUMNS, PoseLogWriter, read_pose_log
 
 

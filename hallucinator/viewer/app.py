@@ -64,20 +64,17 @@ that kind needs (GLFW key codes, ``action`` PRESS/RELEASE/REPEAT, ``mods``).
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
 
 from ..errors import UserError
 from .dose import DoseTimeline
-from .frames import EOF, Frame, ImageSource, VideoSource, open_source
-from .pose import FixedPose, MouseKeyboardPose, Pose, symmetric_tangents
+from .pose import Pose
 
 SEEK_STEP_S = 5.0
 DOSE_STEP = 0.1

@@ -1,7 +1,6 @@
 """Command line: ``hallucinator view`` and ``hallucinator bench viewer``."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path

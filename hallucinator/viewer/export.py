@@ -13,7 +13,6 @@ from typing import Callable, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import UserError
-from .dose import DoseTimeline
 from .frames import ImageSource, VideoSource, open_source
 from .pose import Pose, ReplayPose
 

@@ -8,7 +8,6 @@ log row per presented frame.
 """
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Optional
@@ -16,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import UserError
-from .app import Event, FrameInfo, PlaybackSummary, SEEK_STEP_S, DOSE_STEP
+from .app import FrameInfo, PlaybackSummary, SEEK_STEP_S, DOSE_STEP
 from .audio import AudioClock, StepClock, WallClock
 from .dose import DoseTimeline
 from .frames import EOF, Frame, ImageSource, VideoSource, open_source
@@ -288,7 +287,7 @@ class Playback:
         upload_n = render_n = 0
         upload_s = render_s = 0.0
         drawn_once = False
-        last_pose = last_dose_drawn = None
+        last_dose_drawn = None
         last_draw_wall = 0.0
         skipped = 0
         prev_shown = None
@@ -469,7 +468,7 @@ class Playback:
                     skipped = 0
                 s.frames_presented += 1
                 drawn_once = True
-                last_pose, last_dose_drawn = pose, dose
+                last_dose_drawn = dose
                 if not keep:
                     self._stop = "callback"
                 elif self.max_frames is not None and (s.video_frames if not self.src.is_still

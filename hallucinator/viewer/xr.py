@@ -60,7 +60,7 @@ def _import_xr():
 def check_runtime() -> List[str]:
     """The runtime's instance extensions; :class:`UserError` when there is no runtime or no OpenGL support."""
     xr = _import_xr()
-    with quiet_stderr() as err:
+    with quiet_stderr():
         try:
             props = xr.enumerate_instance_extension_properties()
         except xr.exception.XrException as exc:
