@@ -504,11 +504,14 @@ class VideoDreamer:
             "warm": None if o.independent else self.warm_dreamer.fingerprint(),
             "start": None if o.independent else (o.frames[0] if o.frames else 0),
         }
+        alone = {"v": CACHE_VERSION, "dream": d.fingerprint(), "independent": True, "blend": None, "warm": None,
+                 "start": None}
         return {
             "base": base,
             "pyramid": f"{base}/pyramid-{d.pyramid_key()}",
             "flow": f"{base}/flow-{_hash(o.blend.flow.to_dict())}",
             "frames": f"{base}/dream-{_hash(chain)}",
+            "independent_frames": f"{base}/dream-{_hash(alone)}",
         }
 
     # -- cached pieces --------------------------------------------------------
@@ -677,6 +680,9 @@ class VideoDreamer:
         ref: List[Optional[float]] = [None] * eyes
         figures: List[List[FrameFigures]] = [[] for _ in range(eyes)]
         quality_src: List[Tuple[np.ndarray, np.ndarray]] = []
+        alone_ok = not o.independent
+        alone_figs: List[List[FrameFigures]] = [[] for _ in range(eyes)]
+        prev_alone: List[Optional[np.ndarray]] = [None] * eyes
         dreamed = cached = n = 0
         first_pts = None
         last_pts = None
@@ -704,9 +710,18 @@ class VideoDreamer:
                 srcs = layout.split(frame.image)
                 outs = []
                 for e in range(eyes):
-                    dream_u8, fig, was_cached = self._frame(keys, e, frame.index, srcs[e], prev_src[e],
-                                                            prev_dream[e], ref, start, layout)
+                    dream_u8, fig, was_cached, bwd, occ = self._frame(keys, e, frame.index, srcs[e], prev_src[e],
+                                                                      prev_dream[e], ref, start, layout)
                     figures[e].append(fig)
+                    if alone_ok:   # the same frames dreamed with --independent, when the cache has them
+                        alone = self.cache.load_png(self.cache.path(keys["independent_frames"], f"eye{e}",
+                                                                    f"{frame.index:06d}.png"), srcs[e].shape)
+                        if alone is None:
+                            alone_ok = False
+                        else:
+                            alone_figs[e].append(_figures(frame.index, alone, srcs[e], prev_src[e], prev_alone[e],
+                                                          bwd, occ, cold=True))
+                            prev_alone[e] = alone
                     if fig.cold:
                         ref[e] = fig.strength
                     prev_src[e], prev_dream[e] = srcs[e], dream_u8
@@ -737,6 +752,9 @@ class VideoDreamer:
                 if w is not None and w._a is not None and end_t is not None:
                     w._audio_end = int(round(Fraction(end_t).limit_denominator(1 << 30) / w._audio_tb))
         quality = self._quality(figures, keys, layout, [i for i, _ in quality_src])
+        if alone_ok and alone_figs[0]:
+            quality["independent"] = clip_figures(alone_figs)
+            quality["vs_independent"] = compare(clip_figures(figures), quality["independent"])
         return RunResult(output=None, control=None, png_dir=None, sidecar=None, frames=n, dreamed=dreamed,
                          from_cache=cached, seconds=0.0, timings={}, quality=quality, figures=figures,
                          frame_key=keys["frames"], dream_frames_dir=str(frames_dir))
@@ -759,15 +777,8 @@ class VideoDreamer:
             detail = None if cold else self.carry(_residual(prev_dream, prev_src), fwd, bwd, occ)
             dream_u8, gain = self.dream_frame(src, pyr, seed, detail, None if cold else ref[eye])
             self.cache.save_png(path, dream_u8)
-        res = _residual(dream_u8, src)
-        fig = FrameFigures(index=index, strength=float(np.abs(res).mean()),
-                           brightness_dream=float(dream_u8.mean() / 255.0), brightness_source=float(src.mean() / 255.0),
-                           occluded=occluded, cold=cold, gain=gain)
-        if prev_src is not None:
-            valid = ~occ
-            fig.warp_error_dream = flowmod.warping_error(prev_dream, dream_u8, bwd, valid)
-            fig.warp_error_source = flowmod.warping_error(prev_src, src, bwd, valid)
-        return dream_u8, fig, was_cached
+        fig = _figures(index, dream_u8, src, prev_src, prev_dream, bwd, occ, cold=cold, gain=gain)
+        return dream_u8, fig, was_cached, bwd, occ
 
     # -- figures --------------------------------------------------------------------
 
@@ -855,6 +866,18 @@ class VideoDreamer:
             "quality": quality,
             "warnings": self.warnings + list(getattr(d, "warnings", [])),
         }
+
+
+def _figures(index, dream_u8, src, prev_src, prev_dream, bwd, occ, cold=False, gain=1.0) -> FrameFigures:
+    res = _residual(dream_u8, src)
+    fig = FrameFigures(index=index, strength=float(np.abs(res).mean()),
+                       brightness_dream=float(dream_u8.mean() / 255.0), brightness_source=float(src.mean() / 255.0),
+                       occluded=float(occ.mean()) if occ is not None else None, cold=cold, gain=gain)
+    if prev_src is not None and prev_dream is not None:
+        valid = ~occ
+        fig.warp_error_dream = flowmod.warping_error(prev_dream, dream_u8, bwd, valid)
+        fig.warp_error_source = flowmod.warping_error(prev_src, src, bwd, valid)
+    return fig
 
 
 def _options_dict(o: VideoOptions) -> dict:
@@ -1075,6 +1098,10 @@ def summary(r: RunResult) -> str:
     if q:
         if q.get("warp_error") is not None:
             lines.append(f"  temporal warping error (minus source's) {q['warp_error']:.5f}")
+        if q.get("vs_independent"):
+            c = q["vs_independent"]
+            lines.append(f"  vs --independent: warping error x{c.get('warp_error_ratio', float('nan')):.2f}, "
+                         f"strength x{c.get('strength_ratio', float('nan')):.2f}")
         lines.append(f"  strength {q['strength']:.4f}   brightness drift {100 * q['brightness_drift']:.2f}%")
         if "seam_ratio_mean" in q:
             lines.append(f"  seam ratio {q['seam_ratio_mean']:.3f}   pole/horizon coherence "

@@ -168,9 +168,12 @@ def test_is_video():
 def test_coherent_beats_independent_without_drift(tmp_path, cfg, dreamer):
     src = shared_file(BATTLE)
     cache = tmp_path / "cache"
-    coh = run(src, tmp_path / "c.mp4", cfg, dreamer, cache, frames=(100, 112), quality_frames=0)
     ind = run(src, tmp_path / "i.mp4", cfg, dreamer, cache, frames=(100, 112), independent=True, quality_frames=0)
+    coh = run(src, tmp_path / "c.mp4", cfg, dreamer, cache, frames=(100, 112), quality_frames=0)
     c = compare(coh.quality, ind.quality)
+    # the coherent run found the independent frames in the cache and recorded the comparison
+    side = json.loads((tmp_path / "c.mp4.json").read_text())
+    assert side["quality"]["vs_independent"]["warp_error_ratio"] == pytest.approx(c["warp_error_ratio"])
     assert c["warp_error_ratio"] <= 0.5, c
     assert 0.8 <= c["strength_ratio"] <= 1.25, c
     assert coh.quality["brightness_drift"] <= 0.02, coh.quality
@@ -388,3 +391,28 @@ def test_full_disk_gives_a_clear_error_and_a_consistent_cache(tmp_path, cfg, dre
             subprocess.run(["umount", str(tiny)])
     finally:
         subprocess.run(["umount", str(small)])
+
+
+FSIZE_RUNNER = """
+import resource, signal, sys, torch
+torch.set_num_threads(1)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)           # writes past the limit fail with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))  # no file may grow past 20 kB: the disk is 'full'
+from hallucinator.cli import main
+sys.exit(main(["dream", sys.argv[1], sys.argv[2], "--model", "efficientnet-lite0", "--layer", "block5",
+               "--octaves", "1", "--iterations", "1", "--device", "cpu", "--size", "256x128",
+               "--frames", "0:4", "--cache-dir", sys.argv[3], "-q"]))
+"""
+
+
+def test_file_size_limit_reads_as_full_disk(tmp_path):
+    """Without root: a file-size limit makes every large write fail the way a full disk does."""
+    src = shared_file(BATTLE)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    out, cache = tmp_path / "o.mp4", tmp_path / "cache"
+    p = subprocess.run([sys.executable, "-c", FSIZE_RUNNER, str(src), str(out), str(cache)], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2, p.stderr[-2000:]
+    assert "disk full" in p.stderr and "Traceback" not in p.stderr
+    assert not out.exists()
+    assert not [f for f in cache.rglob("*") if f.name.endswith(".tmp")]
