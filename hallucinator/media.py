@@ -270,6 +270,7 @@ class VideoReader:
             yield from it
 
         tb = self.stream.time_base
+        yielded = 0
         for index, frame in gen():
             count = index + 1
             if stop is not None and index >= stop:
@@ -279,6 +280,7 @@ class VideoReader:
             image = frame.to_ndarray(format="rgb24")
             if self.rotate and self.info.rotation:
                 image = _rotate(image, self.info.rotation)
+            yielded += 1
             yield Frame(index=index, pts=frame.pts,
                         time=float(frame.pts * tb) if frame.pts is not None and tb else None,
                         image=image)
@@ -288,6 +290,9 @@ class VideoReader:
             if declared and count < declared and (stop is None or count < stop):
                 raise UserError(f"{self.path} is truncated: it declares {declared} frames but frame "
                                 f"{count} cannot be read; use --frames 0:{count} or repair the file")
+            if yielded == 0:
+                raise UserError(f"{self.path} has {count} frames; the range starting at frame {start} is past "
+                                f"its end — choose --frames A:B with A < {count}")
 
     def close(self) -> None:
         self._container.close()

@@ -159,6 +159,12 @@ def test_corrupt_file_names_the_frame(tmp_path):
             pass
 
 
+def test_range_past_the_end(tmp_path):
+    path = make_clip(tmp_path / "short.mkv", frames=3)   # Matroska: no declared frame count
+    with pytest.raises(UserError, match="past its end"):
+        list(VideoReader(path).frames(5, 8))
+
+
 def test_not_a_video_and_missing(tmp_path):
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(b"this is not a video" * 100)
