@@ -433,7 +433,9 @@ class Playback:
                 if v.xr is not None:
                     head = v.xr.render_frame(lambda eye, vp, rot, tan: v.renderer.draw(vp, rot, tan, dose, eye,
                                                                                        self.layout))
-                    pose = head or pose
+                    if head is None:   # session not visible yet (or stopping): nothing was shown
+                        continue
+                    pose = head
                     v.xr.mirror()
                 else:
                     v.draw_view(pose, dose, 0)

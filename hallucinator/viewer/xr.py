@@ -126,7 +126,11 @@ class XRSession:
         pfn = ctypes.cast(xr.get_instance_proc_addr(self.instance, "xrGetOpenGLGraphicsRequirementsKHR"),
                           xr.PFN_xrGetOpenGLGraphicsRequirementsKHR)
         req = xr.GraphicsRequirementsOpenGLKHR()
-        xr.check_result(xr.Result(pfn(self.instance, self.system, ctypes.byref(req))))
+        result = xr.check_result(xr.Result(pfn(self.instance, self.system, ctypes.byref(req))))
+        if result.is_exception():
+            self.close()
+            raise UserError(f"--xr: the OpenXR runtime refused OpenGL ({result}); update the runtime or the "
+                            "graphics driver, or run without --xr")
         self.viewer.make_current()
         if sys.platform.startswith("win"):
             from OpenGL import WGL
