@@ -43,11 +43,12 @@ def register(sub):
                    help="source layout: mono, tb (top-bottom, left eye on top), or auto from the file's metadata")
     p.add_argument("--eye", choices=["left", "right"], default="left", help="eye shown on a desktop (stereo)")
     p.add_argument("--no-audio", action="store_true", help="play without sound (the wall clock drives the video)")
-    p.add_argument("--audio-device", help="sounddevice output device (name or index); 'none' = silent clock")
+    p.add_argument("--audio-device", help="sounddevice output device (name or index); 'none' = a virtual output "
+                        "(no sound; the clock still follows the audio)")
     p.add_argument("--no-status", action="store_true", help="hide the status line (h toggles it)")
     p.add_argument("--hwaccel", action="store_true", help="try hardware video decoding (CUDA/VAAPI/...)")
-    p.add_argument("--realtime-off", dest="realtime", action="store_false",
-                   help="show every frame once as fast as possible (no audio)")
+    p.add_argument("--every-frame", dest="realtime", action="store_false",
+                   help="show every frame once, as fast as it renders (no audio; offline review)")
     p.set_defaults(func=run_view)
 
 
