@@ -59,7 +59,8 @@ API (stable):
 ``framebuffer_size``, ``window`` (the GLFW handle), ``make_current()``.
 
 Events are :class:`Event` records with ``kind`` in ``key``, ``char``,
-``mouse_button``, ``cursor``, ``scroll``, ``resize``, ``close`` and the fields
+``mouse_button``, ``cursor``, ``scroll``, ``resize`` (framebuffer pixels),
+``window_size`` (screen coordinates), ``close`` and the fields
 that kind needs (GLFW key codes, ``action`` PRESS/RELEASE/REPEAT, ``mods``).
 """
 from __future__ import annotations
@@ -84,7 +85,7 @@ DOSE_STEP = 0.1
 class Event:
     """One input event from the window."""
 
-    kind: str                  # key, char, mouse_button, cursor, scroll, resize, close
+    kind: str                  # key, char, mouse_button, cursor, scroll, resize, window_size, close
     key: int = 0
     scancode: int = 0
     action: int = 0
@@ -281,6 +282,7 @@ class Viewer:
         glfw.set_cursor_pos_callback(self.window, lambda w, x, y: ev(Event("cursor", x=x, y=y)))
         glfw.set_scroll_callback(self.window, lambda w, x, y: ev(Event("scroll", x=x, y=y)))
         glfw.set_framebuffer_size_callback(self.window, lambda w, x, y: ev(Event("resize", x=x, y=y)))
+        glfw.set_window_size_callback(self.window, lambda w, x, y: ev(Event("window_size", x=x, y=y)))
         glfw.set_window_close_callback(self.window, lambda w: ev(Event("close")))
 
     def poll(self) -> List[Event]:
@@ -326,6 +328,13 @@ class Viewer:
         if self._fbo is not None:
             return self._fbo.width, self._fbo.height
         return tuple(_glfw().get_framebuffer_size(self.window))
+
+    @property
+    def window_size(self) -> Tuple[int, int]:
+        """Window size in screen coordinates (what cursor events use; differs from pixels on HiDPI screens)."""
+        if self._fbo is not None:
+            return self._fbo.width, self._fbo.height
+        return tuple(_glfw().get_window_size(self.window))
 
     @property
     def target(self) -> int:

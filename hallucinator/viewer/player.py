@@ -136,8 +136,7 @@ class Playback:
         if self.v.xr is not None:
             self.pose_src = self.v.xr.pose_source
         elif pose is None:
-            w, _ = self.v.framebuffer_size
-            self.pose_src = MouseKeyboardPose(width=w)
+            self.pose_src = MouseKeyboardPose(width=self.v.window_size[0])
         elif isinstance(pose, Pose):
             self.pose_src = FixedPose(pose)
         else:

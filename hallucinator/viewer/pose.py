@@ -185,7 +185,7 @@ class MouseKeyboardPose:
             k = self.fov / max(1, self.width)
             self.set(yaw=yaw0 - (ev.x - x0) * k, pitch=pitch0 + (ev.y - y0) * k)
             return True
-        if ev.kind == "resize" and ev.x > 0:
+        if ev.kind == "window_size" and ev.x > 0:
             self.width = int(ev.x)
             return True
         if ev.kind == "scroll":
