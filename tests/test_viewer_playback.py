@@ -398,3 +398,16 @@ def test_visible_window_with_status_line(xdisplay, shared):
     strip_off = grabs[3][8:26, 8:200].astype(int)
     # the status line: bright text on a darkened band
     assert (strip_on.max(axis=-1) > 220).sum() > 100 and strip_on.mean() < strip_off.mean()
+
+
+def test_stills_redraw_for_scripted_paths_and_dose_ramps(viewer, shared):
+    cabin = shared("panoramas/panolens-cabin-1024.jpg")
+    forest = shared("panoramas/panolens-forest-tree.jpg")
+    s = viewer.play(cabin, duration_s=0.3, pose=FunctionPose(lambda t: Pose.from_euler(100 * t), continuous=True))
+    assert s.ended_by == "duration" and s.frames_presented >= 10
+    doses = []
+    s = viewer.play(cabin, control=forest, duration_s=0.3, dose="0s:0 -> 0.3s:1", pose=Pose(),
+                    on_frame=lambda info: doses.append(info.dose))
+    assert len(doses) >= 10 and doses == sorted(doses) and doses[0] < 0.1
+    s = viewer.play(cabin, realtime=False, pose=Pose())
+    assert s.ended_by == "end" and s.frames_presented == 1

@@ -125,7 +125,8 @@ class Playback:
         self.on_frame = on_frame
         self.on_events = on_events
         self.start_s = float(start_s)
-        self.realtime = realtime
+        self.realtime = realtime or self.src.is_still   # a still has no frames to step through
+        self.still_once = self.src.is_still and not realtime   # "every frame once" of a still: one frame
         self.keys = keys
         if stereo == "auto":
             stereo = getattr(self.src, "stereo", "mono")
@@ -158,7 +159,7 @@ class Playback:
             self.log = PoseLogWriter(pose_log, metadata=meta, events_path=events_path_for(pose_log))
         # clock
         self.audio = None
-        if not realtime:
+        if not self.realtime:
             self.clock = StepClock(self.start_s)
         elif audio and not self.src.is_still and getattr(self.src, "has_audio", False):
             self.audio = AudioClock(self.src.path, start_s=self.start_s, device=audio_device)
@@ -403,6 +404,9 @@ class Playback:
                             wait = 0.002 if not self.src.is_still else 0.02
                         if self.duration_s is not None:
                             wait = min(wait, self.start_s + self.duration_s - t)
+                        if getattr(self.pose_src, "continuous", False) or (
+                                self.src.is_still and self.manual_dose is None and not self.timeline.is_constant):
+                            wait = min(wait, self.min_interval - (time.monotonic() - last_draw_wall))
                         v.wait(max(0.0, min(wait, 0.02)))
                     continue
                 pose = self.pose_src.pose(t)
@@ -472,6 +476,8 @@ class Playback:
                 last_dose_drawn = dose
                 if not keep:
                     self._stop = "callback"
+                elif self.still_once:
+                    self._stop = "end"
                 elif self.max_frames is not None and (s.video_frames if not self.src.is_still
                                                       else s.frames_presented) >= self.max_frames:
                     self._stop = "frames"
