@@ -92,7 +92,7 @@ def check_bids_session(root: Path, pid: str, ses: str, task: str, complete: bool
     desc = json.loads((root / "dataset_description.json").read_text())
     assert desc["Name"] and desc["BIDSVersion"]
     parts = bids.read_tsv(root / "participants.tsv")
-    row = [r for r in parts if r["participant_id"] == f"sub-{pid}" and r["session_id"] == ses]
+    row = [r for r in parts if r["participant_id"] == f"sub-{pid}" and r["session_id"] == ses and r["task"] == task]
     assert len(row) == 1, parts
     assert row[0]["status"] == ("complete" if complete else "started")
     assert (root / "participants.json").exists()

@@ -106,6 +106,10 @@ class Dataset:
         return [r for r in rows if r.get("step") in (None, "n/a", "") or
                 int(num(r.get("attempt"), 1)) == last.get(r.get("step"), 1)]
 
+    def dose(self, condition, value) -> None:
+        v = num(value)
+        self.doses.setdefault(condition, 1.0 if math.isnan(v) else v)
+
     def reference(self, conditions) -> str:
         conds = sorted(conditions, key=lambda c: (self.doses.get(c, 1.0), c != "control", c))
         return conds[0]
@@ -129,7 +133,7 @@ def _questionnaires(ds: Dataset):
             if r.get("scale", "").startswith(("vas", "likert")) and r.get("condition") not in ("n/a", "", None):
                 key = (r["condition"], r["task"], r["step"])
                 groups[key][r["item"]] = (num(r["response"]), r["dimension"], r["scale"])
-                ds.doses.setdefault(r["condition"], num(r.get("dose"), 1.0))
+                ds.dose(r["condition"], r.get("dose"))
         for (cond, task, step), answers in groups.items():
             q = qdefs.get(task)
             if q is not None:
@@ -292,7 +296,7 @@ def _timing(ds: Dataset):
                 trials.append({"participant": info["participant"], "session": info["session"],
                                "condition": r["condition"], "task": r["task"], "trial": r["item"], "target": tgt,
                                "response": resp, "ratio": resp / tgt, "step": r["step"]})
-                ds.doses.setdefault(r["condition"], num(r.get("dose"), 1.0))
+                ds.dose(r["condition"], r.get("dose"))
     summary = []
     cells = defaultdict(list)
     for t in trials:
@@ -331,7 +335,7 @@ def _motion(ds: Dataset):
             sp = angular_speeds(times, quats)
             if not len(sp):
                 continue
-            ds.doses.setdefault(st["condition"], num(st.get("dose"), 1.0))
+            ds.dose(st["condition"], st.get("dose"))
             rows.append({"participant": info["participant"], "session": info["session"],
                          "condition": st["condition"], "step": st["step"], "samples": len(samples),
                          "seconds": float(times[-1] - times[0]), "median_speed": float(np.median(sp)),

@@ -262,6 +262,7 @@ def ensure_dataset(root: Path, name: str) -> None:
         write_json(root / "participants.json", {
             "participant_id": {"Description": "Participant label"},
             "session_id": {"Description": "Session label"},
+            "task": {"Description": "Task label (protocol name)"},
             "order_index": {"Description": "Row of the counterbalancing scheme (participant number - 1 mod rows)"},
             "order": {"Description": "Condition order (comma-separated; never shown to the participant)"},
             "scheme": {"Description": "Counterbalancing scheme"},
@@ -270,18 +271,18 @@ def ensure_dataset(root: Path, name: str) -> None:
             "status": {"Description": "started, complete"}})
 
 
-PARTICIPANT_COLUMNS = ["participant_id", "session_id", "order_index", "order", "scheme", "simulated", "seed",
+PARTICIPANT_COLUMNS = ["participant_id", "session_id", "task", "order_index", "order", "scheme", "simulated", "seed",
                        "status"]
 
 
 def update_participants(root: Path, row: Dict) -> None:
-    """Add or replace the (participant, session) row of participants.tsv (atomic rewrite)."""
+    """Add or replace the (participant, session, task) row of participants.tsv (atomic rewrite)."""
     path = Path(root) / "participants.tsv"
     rows = read_tsv(path)
-    key = (row["participant_id"], str(row["session_id"]))
-    rows = [r for r in rows if (r.get("participant_id"), r.get("session_id")) != key]
+    key = (row["participant_id"], str(row["session_id"]), row["task"])
+    rows = [r for r in rows if (r.get("participant_id"), r.get("session_id"), r.get("task")) != key]
     rows.append({c: fmt(row.get(c)) for c in PARTICIPANT_COLUMNS})
-    rows.sort(key=lambda r: (r["participant_id"], r["session_id"]))
+    rows.sort(key=lambda r: (r["participant_id"], r["session_id"], r["task"]))
     text = "\t".join(PARTICIPANT_COLUMNS) + "\n" + "".join(
         "\t".join(r.get(c, "n/a") for c in PARTICIPANT_COLUMNS) + "\n" for r in rows)
     atomic_write(path, text)

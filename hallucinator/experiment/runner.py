@@ -137,6 +137,10 @@ class SessionRunner:
             self.clock = SessionClock(info.get("t0_lsl"), info.get("t0_wall"))
         else:
             self.clock = VirtualClock(start=(last_onset + 1.0) if exists else 0.0)
+        # open the window and check the stimuli before anything is written, so that a missing file or
+        # display does not leave a session that needs --resume
+        if not isinstance(self.display, NullDisplay):
+            p.check_files(sorted({s.condition for s in self.schedule if s.condition}))
         bids.ensure_dataset(paths.root, f"Hallucinator sessions: {p.title}")
         paths.dir.mkdir(parents=True, exist_ok=True)
         if not paths.protocol_copy.exists():
@@ -179,9 +183,9 @@ class SessionRunner:
                                "channels.tsv)."})
             bids.write_channels(paths.motion_channels)
         bids.update_participants(paths.root, {
-            "participant_id": f"sub-{self.pid}", "session_id": self.opts.session, "order_index": self.order_index,
-            "order": ",".join(self.order), "scheme": p.scheme, "simulated": self.simulated,
-            "seed": self.opts.simulate, "status": "started"})
+            "participant_id": f"sub-{self.pid}", "session_id": self.opts.session, "task": p.name,
+            "order_index": self.order_index, "order": ",".join(self.order), "scheme": p.scheme,
+            "simulated": self.simulated, "seed": self.opts.simulate, "status": "started"})
         resume = exists
         # rows are flushed at once; fsynced at once in real time (simulations that do not wait: every 0.5 s)
         every = 0.0 if self.realtime else 0.5
@@ -312,7 +316,7 @@ class SessionRunner:
             self.event("session_end", t)
             self.log_clock("session_end")
             bids.update_participants(self.paths.root, {
-                "participant_id": f"sub-{self.pid}", "session_id": self.opts.session,
+                "participant_id": f"sub-{self.pid}", "session_id": self.opts.session, "task": self.protocol.name,
                 "order_index": self.order_index, "order": ",".join(self.order), "scheme": self.protocol.scheme,
                 "simulated": self.simulated, "seed": self.opts.simulate, "status": "complete"})
             if self.opts.console is not None:
