@@ -139,8 +139,10 @@ class SessionRunner:
             self.clock = VirtualClock(start=(last_onset + 1.0) if exists else 0.0)
         # open the window and check the stimuli before anything is written, so that a missing file or
         # display does not leave a session that needs --resume
-        if not isinstance(self.display, NullDisplay):
+        windowed = self._display is None and self.realtime and not self.opts.headless
+        if windowed or (self._display is not None and not isinstance(self._display, NullDisplay)):
             p.check_files(sorted({s.condition for s in self.schedule if s.condition}))
+        self.display  # opens the window now (a failure leaves nothing behind)
         bids.ensure_dataset(paths.root, f"Hallucinator sessions: {p.title}")
         paths.dir.mkdir(parents=True, exist_ok=True)
         if not paths.protocol_copy.exists():
