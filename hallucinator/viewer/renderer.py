@@ -128,8 +128,10 @@ class EquirectRenderer:
         control = self.sources.get("control")
         x, y, w, h = (int(v) for v in viewport)
         GL.glViewport(x, y, w, h)
-        GL.glDisable(GL.GL_BLEND)
-        GL.glDisable(GL.GL_DEPTH_TEST)
+        # whatever the caller's own GL code left enabled must not touch the scene
+        for cap in (GL.GL_BLEND, GL.GL_DEPTH_TEST, GL.GL_SCISSOR_TEST, GL.GL_CULL_FACE, GL.GL_STENCIL_TEST):
+            GL.glDisable(cap)
+        GL.glColorMask(True, True, True, True)
         p = self.program
         p.use()
         dream.bind(p, "u_dream", 0)
