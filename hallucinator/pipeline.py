@@ -207,9 +207,9 @@ class Cache:
             return None
         return np.ascontiguousarray(img[..., ::-1])
 
-    def save_arrays(self, path: Path, **arrays) -> None:
+    def save_arrays(self, path: Path, compress: bool = False, **arrays) -> None:
         buf = io.BytesIO()
-        np.savez(buf, **arrays)
+        (np.savez_compressed if compress else np.savez)(buf, **arrays)
         self.write_bytes(path, buf.getvalue())
 
     def load_arrays(self, path: Path) -> Optional[Dict[str, np.ndarray]]:
@@ -517,17 +517,26 @@ class VideoDreamer:
     # -- cached pieces --------------------------------------------------------
 
     def pyramid(self, key: str, eye: int, index: int, src_u8: np.ndarray):
+        """Octave bases of a working frame, smallest first, as the engine takes them.
+
+        Cached as 8-bit levels, zlib-compressed (the source is 8-bit; a quarter of float32's
+        size before compression); the run always uses the 8-bit form, cached or not, so
+        both give the same bytes.
+        """
         import torch
 
-        path = self.cache.path(key, f"eye{eye}", f"{index:06d}.pt")
-        pyr = self.cache.load_tensors(path)
-        if pyr is not None:
-            return [p.float() for p in pyr], True
+        path = self.cache.path(key, f"eye{eye}", f"{index:06d}.npz")
+        z = self.cache.load_arrays(path)
+        if z is not None and len(z) == int(z.get("levels", np.array(-1))) + 1:
+            levels = [z[f"l{k}"] for k in range(int(z["levels"]))]
+            return [torch.from_numpy(a).permute(2, 0, 1)[None].float().div_(255.0) for a in levels], True
         t0 = time.perf_counter()
-        pyr = [p.detach().cpu().to(torch.float16) for p in self.dreamer.pyramid(_to_t(src_u8))]
-        self.cache.save_tensors(path, pyr)
+        levels = [np.ascontiguousarray(p.detach().cpu()[0].permute(1, 2, 0).mul(255.0).round_().clamp_(0, 255)
+                                       .to(torch.uint8).numpy()) for p in self.dreamer.pyramid(_to_t(src_u8))]
+        self.cache.save_arrays(path, compress=True, levels=np.array(len(levels)),
+                               **{f"l{k}": a for k, a in enumerate(levels)})
         self.timer.add("pyramid", time.perf_counter() - t0)
-        return [p.float() for p in pyr], False
+        return [torch.from_numpy(a).permute(2, 0, 1)[None].float().div_(255.0) for a in levels], False
 
     def flows(self, key: str, eye: int, index: int, prev_u8: np.ndarray, cur_u8: np.ndarray):
         """(forward prev->cur, backward cur->prev) for frame ``index``, float16-rounded as cached."""
@@ -818,15 +827,15 @@ class VideoDreamer:
         return q
 
     def _source_for_quality(self, keys, eye, idx, layout):
-        pyr = self.cache.load_tensors(self.cache.path(keys["pyramid"], f"eye{eye}", f"{idx:06d}.pt"))
-        if pyr is None:
+        z = self.cache.load_arrays(self.cache.path(keys["pyramid"], f"eye{eye}", f"{idx:06d}.npz"))
+        if z is None or "levels" not in z:
             return None
-        from .sphere import resize_equirect, to_uint8
+        from .sphere import resize_equirect, to_tensor, to_uint8
 
-        top = pyr[-1].float()
-        if top.shape[-2:] != (layout.height, layout.width):
-            top = resize_equirect(top, layout.height, layout.width)
-        return to_uint8(top)
+        top = z[f"l{int(z['levels']) - 1}"]
+        if top.shape[:2] != (layout.height, layout.width):
+            top = to_uint8(resize_equirect(to_tensor(top), layout.height, layout.width))
+        return top
 
     def _sidecar(self, input_path, src_sha, info, layout, keys, result: RunResult, quality, timings):
         import av

@@ -377,8 +377,6 @@ def test_full_disk_gives_a_clear_error_and_a_consistent_cache(tmp_path, cfg, dre
                 assert store.load_png(p, (128, 256, 3)) is not None, p
             elif p.suffix == ".npz":
                 assert store.load_arrays(p) is not None, p
-            elif p.suffix == ".pt":
-                assert store.load_tensors(p) is not None, p
         # the output itself on a full disk
         tiny = tmp_path / "tiny"
         assert _mount_tmpfs(tiny, "64k")
