@@ -185,3 +185,27 @@ def test_simulated_head_quaternions_follow_sphere_convention():
     # 90 degrees of yaw in one second
     sp = angular_speeds([0.0, 1.0], quat_from_yaw_pitch(np.array([0.0, 90.0]), np.array([0.0, 0.0])))
     assert sp[0] == pytest.approx(90.0)
+
+
+def test_cli_validate_and_orders(capsys):
+    from hallucinator.cli import main
+    assert main(["experiment", "validate", "hm2017-exp2", "--no-files"]) == 0
+    assert "ok" in capsys.readouterr().out
+    assert main(["experiment", "orders", "demo", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "control: [3, 3]" in out and "dream: [3, 3]" in out
+    assert main(["experiment", "validate", "no-such-protocol"]) == 2
+
+
+def test_shuffled_steps_are_reproducible(tmp_path):
+    from hallucinator.experiment import bids
+    from hallucinator.experiment.runner import RunOptions, run_session
+    orders = []
+    for ses in ("01", "02"):
+        paths = run_session(RunOptions("hm2017-exp2", "04", session=ses, data=tmp_path, simulate=1, console=None))
+        rows = [r for r in bids.read_tsv(paths.beh) if r["task"] == "production" and r["condition"] != "n/a"]
+        orders.append([r["target"] for r in rows])
+    assert orders[0] == orders[1]
+    first_block = orders[0][:12]
+    assert sorted(first_block) == sorted(["4", "1", "8", "2", "6", "3", "8", "1", "4", "6", "2", "3"])
+    assert first_block != ["4", "1", "8", "2", "6", "3", "8", "1", "4", "6", "2", "3"]

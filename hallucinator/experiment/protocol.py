@@ -37,7 +37,9 @@ A protocol is TOML (see ``experiments/*.toml`` and ``docs/experiments.md``)::
 Step types: ``instructions`` (text, wait, duration), ``stimulus`` (duration,
 start, condition), ``questionnaire`` (file, texts), ``production`` and
 ``reproduction`` (durations, background = "blank" | "stimulus", iti),
-``rest`` (duration, text).  Participant-facing texts may use ``{block}`` and
+``rest`` (duration, text).  ``shuffle = true`` on a questionnaire or timing
+step presents its items / durations in an order drawn from the participant
+number and the step (reproducible; the data keep item ids and targets).  Participant-facing texts may use ``{block}`` and
 ``{blocks}``; condition names are never shown.
 """
 from __future__ import annotations
@@ -57,9 +59,9 @@ from .questionnaire import Questionnaire, load_questionnaire
 STEP_KEYS = {
     "instructions": {"text", "wait", "duration"},
     "stimulus": {"duration", "start", "condition"},
-    "questionnaire": {"file", "texts"},
-    "production": {"durations", "background", "iti", "text", "condition"},
-    "reproduction": {"durations", "background", "iti", "text", "condition"},
+    "questionnaire": {"file", "texts", "shuffle"},
+    "production": {"durations", "background", "iti", "text", "condition", "shuffle"},
+    "reproduction": {"durations", "background", "iti", "text", "condition", "shuffle"},
     "rest": {"duration", "text"},
 }
 TOP_KEYS = {"protocol", "stimuli", "conditions", "counterbalance", "intro", "block", "outro", "simulate", "display"}
@@ -261,6 +263,8 @@ def _check_step(path, where, raw, conditions):
             _err(path, f"{where} ({kind}): durations must be a non-empty list of seconds > 0")
         if raw.get("background", "blank") not in ("blank", "stimulus"):
             _err(path, f"{where} ({kind}): background must be \"blank\" or \"stimulus\"")
+    if "shuffle" in raw and not isinstance(raw["shuffle"], bool):
+        _err(path, f"{where} ({kind}): shuffle must be true or false")
     if "condition" in raw and raw["condition"] not in conditions:
         _err(path, f"{where}: condition {raw['condition']!r} is not defined under [conditions]")
     return kind

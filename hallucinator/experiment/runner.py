@@ -288,6 +288,15 @@ class SessionRunner:
                 self._check_abort(inputs)
                 time.sleep(min(0.01, max(0.0, end - time.monotonic())))
 
+    def _order(self, step: Step, seq):
+        """``seq`` as listed, or shuffled reproducibly from the participant number and step (``shuffle = true``)."""
+        seq = list(seq)
+        if step.params.get("shuffle"):
+            import numpy as np
+            perm = np.random.default_rng([self.number, step.index, 7919]).permutation(len(seq))
+            seq = [seq[i] for i in perm]
+        return seq
+
     def _fmt(self, text: str, step: Step) -> str:
         return text.replace("{block}", str(step.block)).replace("{blocks}", str(len(self.order)))
 
@@ -490,7 +499,7 @@ class SessionRunner:
             else:
                 self.wait_keys(Screen(title=q.title, body=q.instructions, hint=CONTINUE))
         answers = {}
-        for k, item in enumerate(q.items):
+        for k, item in enumerate(self._order(step, q.items)):
             if self.sim:
                 self.display.show(self._item_screen(q, item, k, None))
                 onset = self.clock.now()
@@ -525,7 +534,7 @@ class SessionRunner:
                 self.sim_wait(self.sim.read_time(intro))
             else:
                 self.wait_keys(Screen(body=self._fmt(str(intro), step), hint=CONTINUE))
-        trials = [TimingTrial(kind, d, i + 1) for i, d in enumerate(durations)]
+        trials = [TimingTrial(kind, d, i + 1) for i, d in enumerate(self._order(step, durations))]
         background = step.params.get("background", "blank") == "stimulus" and step.condition is not None
         state = {"i": 0, "iti_until": None}
 
