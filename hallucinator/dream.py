@@ -394,22 +394,36 @@ class Dreamer:
         w_band = torch.from_numpy(1 - w_face).to(img)[:, None]
         g = self._band_grad(img, gen, hi + BAND_MARGIN_DEG) * w_band
 
-        # the polar caps, dreamed in undistorted views and resampled back
-        size = self.face_size(w)
+        # the polar caps, dreamed in undistorted views and resampled back; a random yaw is a roll in
+        # longitude by whole columns, so the sampling grids are computed once per size
         cap = np.nonzero(w_face > 0)[0]
-        for pitch, cap_rows in ((90.0, cap[cap < h // 2]), (-90.0, cap[cap >= h // 2])):
-            if len(cap_rows) == 0:
-                continue
-            yaw = float(torch.rand((1,), generator=gen)) * 360.0
-            face = PoleFace(size, cfg.pole_fov, pitch)
-            view = sphere.perspective_view(img, (size, size), cfg.pole_fov, yaw, pitch, 0.0)
-            g_face = self.engine.grad(view, "zeros")
-            r = slice(int(cap_rows[0]), int(cap_rows[-1]) + 1)
-            grid, inside = face.grid_to_face(yaw, w, h, r, img.device)
-            back = F.grid_sample(g_face, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-            wf = torch.from_numpy(w_face[r]).to(img)[:, None]
-            g[..., r, :] += back * inside * wf
-        return g
+        faces = [(p, rows) for p, rows in ((90.0, cap[cap < h // 2]), (-90.0, cap[cap >= h // 2])) if len(rows)]
+        if not faces:
+            return g
+        k = int(torch.randint(0, w, (1,), generator=gen))
+        turned = sphere.roll_lon(img, -k)
+        grids = [self._pole_grids(h, w, pitch, int(rows[0]), int(rows[-1]) + 1, img.device) for pitch, rows in faces]
+        views = torch.cat([sphere.sample_equirect(turned, view_grid) for view_grid, _, _, _ in grids])
+        g_faces = self.engine.grad(views, "zeros")
+        g_turned = torch.zeros_like(img)
+        for i, (_, back_grid, inside, r) in enumerate(grids):
+            back = F.grid_sample(g_faces[i:i + 1], back_grid, mode="bilinear", padding_mode="zeros",
+                                 align_corners=False)
+            g_turned[..., r, :] += back * inside * torch.from_numpy(w_face[r]).to(img)[:, None]
+        return g + sphere.roll_lon(g_turned, k)
+
+    def _pole_grids(self, h: int, w: int, pitch: float, r0: int, r1: int, device):
+        """Sampling grids of a polar view at yaw 0: panorama -> view, and view -> panorama rows r0:r1."""
+        key = (h, w, pitch, r0, r1, str(device))
+        cache = self.__dict__.setdefault("_grid_cache", {})
+        if key not in cache:
+            size = self.face_size(w)
+            fov = self.cfg.pole_fov
+            lon, lat = sphere.lonlat_from_dir(sphere.perspective_rays(size, size, fov, 0.0, pitch, 0.0))
+            view_grid = sphere.equirect_grid(lon, lat, w, h).to(device)
+            back_grid, inside = PoleFace(size, fov, pitch).grid_to_face(0.0, w, h, slice(r0, r1), device)
+            cache[key] = (view_grid, back_grid, inside, slice(r0, r1))
+        return cache[key]
 
     def face_size(self, width: int) -> int:
         """Side of a polar view whose centre has the panorama's pixel density at the equator."""
