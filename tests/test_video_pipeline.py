@@ -414,3 +414,27 @@ def test_file_size_limit_reads_as_full_disk(tmp_path):
     assert "disk full" in p.stderr and "Traceback" not in p.stderr
     assert not out.exists()
     assert not [f for f in cache.rglob("*") if f.name.endswith(".tmp")]
+
+
+def test_hallucination_machine_preset_selects_the_2017_blend():
+    from hallucinator.cli import build_parser
+    from hallucinator.pipeline import options_from_args
+
+    parser = build_parser()
+    args = parser.parse_args(["dream", "in.mp4", "out.mp4", "--preset", "hallucination-machine"])
+    o = options_from_args(args)
+    assert o.blend.name == "hallucination-machine" and o.blend.flow.method == "farneback"
+    assert (o.blend.moving, o.blend.static, o.blend.motion_threshold, o.blend.motion_normalised) == (0.9, 0.1, 6.0, True)
+    args = parser.parse_args(["dream", "in.mp4", "out.mp4", "--blend-moving", "0.8", "--frames", "5:9",
+                              "--size", "512x256", "--flow", "farneback"])
+    o = options_from_args(args)
+    assert o.blend.name == "coherent" and o.blend.moving == 0.8 and o.blend.warm_iters(10) == 2
+    assert o.frames == (5, 9) and o.size == (512, 256) and o.blend.flow.method == "farneback"
+    for bad in (["--blend-moving", "1.5"], ["--frames", "9:5"], ["--size", "512x300"], ["--size", "big"]):
+        with pytest.raises(UserError):
+            o = options_from_args(parser.parse_args(["dream", "in.mp4", "out.mp4", *bad]))
+            from hallucinator.pipeline import plan_layout
+            from hallucinator.media import VideoInfo
+
+            plan_layout(VideoInfo("x", 512, 256, Fraction(25), Fraction(1, 25), 1, 1.0, "h264", "yuv420p", 8, False,
+                                  None, 0, None, None, 0), o)
