@@ -132,12 +132,14 @@ class PlaybackSummary:
     audio_underruns: int = 0
     dose_events: List[Tuple[float, float, str]] = field(default_factory=list)
     ended_by: str = ""                 # end, duration, frames, closed, callback
+    decoder: str = ""                  # software, or the hardware decoder FFmpeg used
     pose_log: Optional[str] = None
 
     def line(self) -> str:
         return (f"{self.frames_presented} frames presented ({self.video_frames} video frames, "
                 f"{self.dropped} dropped, {self.late} late) in {self.wall_seconds:.2f} s; clock {self.clock}, "
-                f"max A/V offset {self.max_av_offset_s * 1000:.1f} ms; upload {self.mean_upload_ms:.2f} ms, "
+                f"max A/V offset {self.max_av_offset_s * 1000:.1f} ms; "
+                f"{self.decoder + ' decoding; ' if self.decoder else ''}upload {self.mean_upload_ms:.2f} ms, "
                 f"render {self.mean_render_ms:.2f} ms per frame")
 
 

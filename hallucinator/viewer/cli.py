@@ -92,6 +92,9 @@ def run_view(args) -> int:
         raise UserError("--export needs --replay-pose LOG (the views to render)")
     if args.xr and (args.screenshot or args.export):
         raise UserError("--xr cannot be combined with --screenshot or --export (they render headless)")
+    if args.dose not in ("1", "1.0") and not args.control:
+        print("hallucinator: note: --dose mixes the dream with --control; without a control the dream is shown "
+              "as it is", file=sys.stderr)
     if args.xr:
         from .xr import check_runtime
 

@@ -251,7 +251,18 @@ class VideoSource:
         self.decode_seconds = 0.0
         self.error: Optional[BaseException] = None
         self._iter = None
-        self._probe_stereo()
+        try:
+            self._probe_stereo()
+        except UserError:
+            if not self.hwaccel_used:
+                raise
+            # the hardware decoder failed on the first frame: decode in software instead
+            self.container.close()
+            self.hwaccel_used = None
+            self.container = self._open(False)
+            self.stream = self.container.streams.video[0]
+            self.stream.thread_type = "AUTO"
+            self._probe_stereo()
 
     def _open(self, hwaccel: bool):
         av = self._av

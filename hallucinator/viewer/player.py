@@ -167,6 +167,8 @@ class Playback:
         else:
             self.clock = WallClock(self.start_s)
         self.summary = PlaybackSummary(fps=self.fps, pose_log=str(pose_log) if pose_log else None)
+        if isinstance(self.src, VideoSource):
+            self.summary.decoder = self.src.hwaccel_used or "software"
         self._last_dose = None
         self._status_text = ""
         self._status_at = 0.0
