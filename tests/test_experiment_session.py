@@ -228,3 +228,56 @@ def test_timing_tasks_over_the_video(xdisplay, tmp_path):
     assert len(prod) == 1 and 0.3 < float(prod[0]["response_time"]) < 3.0
     # the dose ramp of the dream block was logged as it happened
     assert any(r["trial_type"] == "dose_change" for r in by_step["2"])
+
+
+ESCAPE = """
+[protocol]
+name = "escape"
+[stimuli.s]
+control = "{control}"
+dream = "{dream}"
+[conditions.control]
+stimulus = "s"
+dose = 0.0
+[conditions.dream]
+stimulus = "s"
+dose = 1.0
+[[block]]
+type = "stimulus"
+duration = 2.5
+"""
+
+
+def test_escape_stops_the_session_and_resume_finishes_it(xdisplay, tmp_path, capsys):
+    from hallucinator.cli import main
+    control, dream = make_pair(tmp_path / "stim", seconds=1.0)
+    proto = tmp_path / "esc.toml"
+    proto.write_text(ESCAPE.format(control=control, dream=dream))
+    args = ["experiment", "run", str(proto), "-p", "1", "--data", str(tmp_path / "data"), "--window", "256x144",
+            "--no-lsl"]
+    events = tmp_path / "data/sub-1/ses-01/beh/sub-1_ses-01_task-escape_events.tsv"
+
+    def press_escape():
+        xk = XKeys(xdisplay)
+        xk.move(50, 40)
+        t0 = time.time()
+        while time.time() - t0 < 30:
+            if any(r["trial_type"] == "stimulus_start" for r in bids.read_tsv(events)):
+                time.sleep(0.8)
+                xk.key("escape")
+                break
+            time.sleep(0.05)
+        xk.close()
+
+    th = threading.Thread(target=press_escape, daemon=True)
+    th.start()
+    assert main(args) == 3
+    th.join(5)
+    assert "--resume" in capsys.readouterr().err
+    rows = bids.read_tsv(events)
+    assert rows[-1]["trial_type"] == "session_abort"
+    stim = [r for r in rows if r["trial_type"] == "stimulus"][0]
+    assert float(stim["duration"]) < 2.0          # stopped early
+    assert main(args + ["--resume"]) == 0
+    rows = check_bids_session(tmp_path / "data", "1", "01", "escape")
+    assert [r["attempt"] for r in rows if r["trial_type"] == "step_end" and r["step"] == "0"] == ["2"]

@@ -20,8 +20,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import UserError
-from .screens import Screen, render
+from .screens import Screen
 
 
 @dataclass
@@ -54,6 +53,7 @@ class PlayResult:
     frames: int = 0
     dropped: int = 0
     stopped_early: bool = False
+    aborted: bool = False    # Escape pressed or the window closed: the operator stops the session
     clock_pairs: List[Tuple[float, float]] = field(default_factory=list)  # (lsl time, playback time)
 
 

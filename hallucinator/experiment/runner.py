@@ -381,10 +381,6 @@ class SessionRunner:
             onset, _ = self.wait_keys(screen, keys=(), timeout=dur)
         self.event("rest", onset, self.clock.now() - onset, step=step)
 
-    def _stim_files(self, condition: str):
-        stim = self.protocol.stimulus_for(condition)
-        return stim
-
     def _play(self, step: Step, duration: float, overlay=None, on_input=None, stop=None):
         cond = self.protocol.conditions[step.condition]
         stim = self.protocol.stimulus_for(step.condition)
@@ -437,6 +433,8 @@ class SessionRunner:
                    response=f"frames={result.frames} dropped={result.dropped}", marker=False)
         self.lsl.marker(self.clock.lsl(onset + result.duration), "stimulus_end", step=step.index,
                         condition=step.condition)
+        if result.aborted:
+            raise SessionAborted()
         return result
 
     def step_stimulus(self, step: Step):

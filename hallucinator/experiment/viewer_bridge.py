@@ -121,14 +121,13 @@ class ViewerDisplay(Display):
             pose = None                      # the headset's pose
         else:
             pose = MouseKeyboardPose(width=self.size[0])
-        if pose is not None and (request.pose is not None or request.on_input is not None
-                                 or request.overlay is not None):
+        if pose is not None:          # keys (Escape, timing presses) must reach on_frame at once
             pose = _Continuous(pose)
         if request.file:
             dream, control = request.file, None
         else:
             dream, control = request.dream, request.control
-        state = {"onset": None, "last": None, "pairs": [], "next_pair": 0.0, "stopped": False}
+        state = {"onset": None, "last": None, "pairs": [], "next_pair": 0.0, "stopped": False, "aborted": False}
 
         def cb(info):
             now = self.clock.now()
@@ -145,7 +144,7 @@ class ViewerDisplay(Display):
                 for ev in inputs:
                     request.on_input(ev)
             elif any(ev.kind == "key" and ev.key == "escape" for ev in inputs):
-                state["stopped"] = True
+                state["stopped"] = state["aborted"] = True
                 return False
             if request.overlay is not None:
                 scr = request.overlay(now)
@@ -167,9 +166,10 @@ class ViewerDisplay(Display):
             state["pairs"].append((self.clock.lsl(state["last"]), state["pb"]))
         onset = state["onset"] if state["onset"] is not None else self.clock.now()
         last = state["last"] if state["last"] is not None else onset
+        aborted = state["aborted"] or summary.ended_by == "closed"
         return PlayResult(onset, last - onset, summary.frames_presented, summary.dropped,
                           state["stopped"] or summary.ended_by in ("closed", "callback"),
-                          state["pairs"])
+                          aborted, state["pairs"])
 
     def close(self) -> None:
         if self._own and self.v is not None:
