@@ -130,7 +130,6 @@ def cmd_orders(args) -> int:
     print("position counts:")
     for c, counts in position_counts(orders).items():
         print(f"  {c:>12}: {counts}")
-    rows = len(set(tuple(o) for o in orders))
     print(f"carry-over pairs: {dict(sorted(carryover_counts(orders).items()))}")
     return 0
 

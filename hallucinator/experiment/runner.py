@@ -7,10 +7,7 @@ interrupted one as attempt 2 (the rows of attempt 1 stay: they happened).
 """
 from __future__ import annotations
 
-import json
-import os
 import platform
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
