@@ -411,3 +411,29 @@ def test_stills_redraw_for_scripted_paths_and_dose_ramps(viewer, shared):
     assert len(doses) >= 10 and doses == sorted(doses) and doses[0] < 0.1
     s = viewer.play(cabin, realtime=False, pose=Pose())
     assert s.ended_by == "end" and s.frames_presented == 1
+
+
+def test_pose_log_survives_a_killed_viewer(xdisplay, shared, tmp_path):
+    """Rows are flushed as they are written: after SIGKILL the log holds every row shown so far, all whole."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time as _time
+
+    from hallucinator.viewer.poselog import read_pose_log
+
+    log = tmp_path / "killed_motion.tsv"
+    proc = subprocess.Popen([sys.executable, "-m", "hallucinator", "view", str(shared(BATTLE)), "--headless",
+                             "--size", "64x32", "--no-audio", "--pose-log", str(log)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    try:
+        deadline = _time.monotonic() + 20
+        while _time.monotonic() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 15):
+            _time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    rows = read_pose_log(log)
+    assert len(rows) >= 14 and [r["frame"] for r in rows] == list(range(len(rows)))
+    assert log.read_text().endswith("\n") and log.with_suffix(".json").exists()
