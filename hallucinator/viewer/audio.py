@@ -138,7 +138,10 @@ class AudioClock:
         av = self._av
         resampler = av.AudioResampler(format="flt", layout="stereo" if self.channels == 2 else "mono", rate=self.rate)
         tb = self.stream.time_base
-        start_pts = self.stream.start_time or 0
+        # media time 0 is the first video frame (frame indices count from there), so sound that
+        # starts earlier or later than the picture (encoder priming, offsets) stays in sync
+        origin = self._origin()
+        start_pts = int(round(origin / tb))
         it = None
         skip_samples = 0
         generation = -1
@@ -148,7 +151,7 @@ class AudioClock:
                 if seek_to is not None:
                     generation = self._generation
             if seek_to is not None:
-                self.container.seek(start_pts + int(seek_to / tb), stream=self.stream, backward=True)
+                self.container.seek(max(0, start_pts + int(seek_to / tb)), stream=self.stream, backward=True)
                 it = self.container.decode(self.stream)
                 skip_until = seek_to
                 resampler = av.AudioResampler(format="flt", layout="stereo" if self.channels == 2 else "mono",
@@ -190,6 +193,14 @@ class AudioClock:
                     if ahead < self.buffer_s:
                         break
                     self._stop.wait(0.01)
+
+    def _origin(self) -> float:
+        """Seconds on the container's timeline that playback time 0 stands for."""
+        if self.container.streams.video:
+            v = self.container.streams.video[0]
+            if v.start_time is not None:
+                return float(v.start_time * v.time_base)
+        return float((self.stream.start_time or 0) * self.stream.time_base)
 
     def _take(self, n: int) -> np.ndarray:
         """Up to ``n`` samples from the buffer (lock held)."""
