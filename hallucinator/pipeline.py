@@ -1165,6 +1165,9 @@ def register_bench(bench_sub) -> None:
     p.add_argument("--model", default=None, help="model (default: the embedded default)")
     p.add_argument("--layer", default=None, help="layer of the first run")
     p.add_argument("--layer2", default=None, help="layer of the second run (same stride, so pyramids are shared)")
+    p.add_argument("--step2", type=float, default=None,
+                   help="instead of another layer, dream the second run with this step size (0-255 units): "
+                        "another strength at the same cost, so the two times compare like for like")
     p.add_argument("--octaves", type=int, default=None)
     p.add_argument("--iterations", type=int, default=None)
     p.add_argument("--blend", default="coherent", choices=sorted(BLEND_PRESETS))
@@ -1221,17 +1224,21 @@ def _bench_command(args) -> int:
     r1 = dream_video(src, os.path.join(tmp, "a.mp4"), cfg, **common)
     print(line(f"run 1 (layer {cfg.layers[0]}, empty cache)", r1))
     report["run1"] = {"layer": cfg.layers[0], "seconds": r1.seconds, "timings": r1.timings, "quality": r1.quality}
-    if layer2:
-        cfg2 = cfg.replace(layers=[layer2])
+    if args.step2 is not None:
+        cfg2, what = cfg.replace(step_size=args.step2 / 255.0), f"step {args.step2:g}/255"
+    else:
+        cfg2, what = (cfg.replace(layers=[layer2]), f"layer {layer2}") if layer2 else (None, None)
+    if cfg2 is not None:
         r2 = dream_video(src, os.path.join(tmp, "b.mp4"), cfg2, **common)
-        print(line(f"run 2 (layer {layer2}, pyramids and flow from the cache)", r2))
-        report["run2"] = {"layer": layer2, "seconds": r2.seconds, "timings": r2.timings}
+        print(line(f"run 2 ({what}, pyramids and flow from the cache)", r2))
+        print(f"second run {r2.seconds:.2f} s vs first {r1.seconds:.2f} s")
+        report["run2"] = {"changed": what, "seconds": r2.seconds, "timings": r2.timings}
         if args.baseline:
             r3 = dream_video(src, os.path.join(tmp, "c.mp4"), cfg2,
                              **dict(common, cache_dir=os.path.join(tmp, "cache-empty")))
-            print(line(f"run 2 again (layer {layer2}, empty cache)", r3))
-            print(f"the cache saves {r3.seconds - r2.seconds:.2f} s of {r3.seconds:.2f} s on the second layer")
-            report["run2_empty_cache"] = {"layer": layer2, "seconds": r3.seconds, "timings": r3.timings}
+            print(line(f"run 2 again ({what}, empty cache)", r3))
+            print(f"the cache saves {r3.seconds - r2.seconds:.2f} s of {r3.seconds:.2f} s on the second run")
+            report["run2_empty_cache"] = {"changed": what, "seconds": r3.seconds, "timings": r3.timings}
     if not args.no_independent:
         ri = dream_video(src, os.path.join(tmp, "i.mp4"), cfg, independent=True, **common)
         c = compare(r1.quality, ri.quality)
