@@ -299,6 +299,11 @@ class Viewer:
             _glfw().wait_events_timeout(timeout)
         return self.poll()
 
+    def idle(self, timeout: float):
+        """Sleep until an event arrives or ``timeout`` seconds pass; the events stay queued for :meth:`poll`."""
+        if timeout > 0:
+            _glfw().wait_events_timeout(timeout)
+
     def inject(self, event: Event):
         """Queue a synthetic event (scripts and tests drive the viewer this way)."""
         self._events.append(event)

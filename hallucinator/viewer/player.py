@@ -409,7 +409,7 @@ class Playback:
                         if getattr(self.pose_src, "continuous", False) or (
                                 self.src.is_still and self.manual_dose is None and not self.timeline.is_constant):
                             wait = min(wait, self.min_interval - (time.monotonic() - last_draw_wall))
-                        v.wait(max(0.0, min(wait, 0.02)))
+                        v.idle(max(0.0, min(wait, 0.02)))
                     continue
                 pose = self.pose_src.pose(t)
                 last_draw_wall = time.monotonic()
