@@ -54,7 +54,8 @@ API (stable):
     Draw the current frames at ``pose`` and return the RGB pixels (uint8, row 0 on top).
 ``set_frames(dream, control=None, layout="mono")``
     Upload frames yourself (RGB arrays or :class:`frames.Frame`; stills, your own decoding).
-``poll() -> list[Event]``, ``wait(timeout)``, ``clear(rgb)``, ``draw_text(...)``,
+``poll() -> list[Event]``, ``wait(timeout) -> list[Event]``, ``idle(timeout)`` (sleep, events
+stay queued), ``inject(event)``, ``clear(rgb)``, ``draw_text(...)``,
 ``draw_image(rgba, x, y)``, ``present()``, ``read_pixels()``, ``should_close``,
 ``framebuffer_size``, ``window`` (the GLFW handle), ``make_current()``.
 
