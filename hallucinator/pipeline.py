@@ -669,11 +669,11 @@ class VideoDreamer:
         return result
 
     def _writer(self, path, fps, info: VideoInfo, layout: Layout, audio_from):
+        """An encoder for the dream or the control; the audio range is set from the first and last frames."""
         o = self.opts
         w, h = layout.out_size
-        audio_range = None
         return VideoWriter(path, fps=fps, width=w, height=h, time_base=info.time_base, codec=o.codec, crf=o.crf,
-                           preset=o.x264_preset, audio_from=audio_from, audio_range=audio_range,
+                           preset=o.x264_preset, audio_from=audio_from,
                            spherical=True, stereo="top-bottom" if layout.eyes == 2 else "mono",
                            metadata={"comment": "dreamed with hallucinator"})
 
@@ -688,7 +688,7 @@ class VideoDreamer:
         prev_dream: List[Optional[np.ndarray]] = [None] * eyes
         ref: List[Optional[float]] = [None] * eyes
         figures: List[List[FrameFigures]] = [[] for _ in range(eyes)]
-        quality_src: List[Tuple[np.ndarray, np.ndarray]] = []
+        indices: List[int] = []
         alone_ok = not o.independent
         alone_figs: List[List[FrameFigures]] = [[] for _ in range(eyes)]
         prev_alone: List[Optional[np.ndarray]] = [None] * eyes
@@ -746,21 +746,19 @@ class VideoDreamer:
                 if png_writer is not None:
                     png_writer.write(out)
                 self.timer.add("encode", time.perf_counter() - t0)
-                quality_src.append((frame.index, None))
+                indices.append(frame.index)
                 n += 1
                 bar.update(1)
                 bar.set_postfix(dreamed=dreamed, cached=cached, refresh=False)
                 t_decode = time.perf_counter()
         finally:
             bar.close()
-        if video_writer is not None and video_writer._a is not None and stop is not None and info.fps:
-            pass
         if stop is not None:
             end_t = float((first_pts + last_pts + step) * tb) if first_pts is not None else None
             for w in (video_writer, control_writer):
                 if w is not None and w._a is not None and end_t is not None:
                     w._audio_end = int(round(Fraction(end_t).limit_denominator(1 << 30) / w._audio_tb))
-        quality = self._quality(figures, keys, layout, [i for i, _ in quality_src])
+        quality = self._quality(figures, keys, layout, indices)
         if alone_ok and alone_figs[0]:
             quality["independent"] = clip_figures(alone_figs)
             quality["vs_independent"] = compare(clip_figures(figures), quality["independent"])
