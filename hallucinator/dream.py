@@ -298,11 +298,12 @@ class Dreamer:
         gen = torch.Generator().manual_seed(cfg.seed if seed is None else seed)
         carried = [resize(detail.to(self.device), *p.shape[-2:]) for p in pyr] if detail is not None else None
         d = torch.zeros_like(pyr[0]) if carried is None else carried[0]
+        enlarge = _resize_flat if cfg.flat else sphere.upsample_equirect
         for k, base in enumerate(pyr):
             if k > 0:
-                d = resize(d, *base.shape[-2:])
+                d = enlarge(d, *base.shape[-2:])
                 if carried is not None:  # add the band of the carried residual this octave resolves
-                    d = d + carried[k] - resize(carried[k - 1], *base.shape[-2:])
+                    d = d + carried[k] - enlarge(carried[k - 1], *base.shape[-2:])
             img = (base + d).clamp_(0, 1)
             for i in range(cfg.iterations):
                 img = self.step(img, gen)

@@ -14,7 +14,8 @@ tests):
   ``R = Ry(-yaw) @ Rx(pitch) @ Rz(-roll)``.
 * Inside the engine images are float tensors ``(N, C, H, W)`` RGB in [0, 1].
 
-Functions here are stateless and work on torch tensors (numpy where noted).
+Functions here are stateless; the angle and direction functions use numpy
+only, the image functions work on torch tensors.
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ import math
 from typing import Tuple
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+# torch is imported inside the tensor functions, so that geometry users (the viewer) start without it
 
 # ----------------------------------------------------------------------------
 # pixels <-> angles <-> directions
@@ -107,6 +108,8 @@ def equirect_grid(lon, lat, width: int, height: int) -> torch.Tensor:
 
     Use with :func:`sample_equirect`, which does the padding.
     """
+    import torch
+
     u, v = pixel_from_lonlat(lon, lat, width, height)
     # the padded image has width W + 2; column u lives at u + 1
     gx = (u + 1 + 0.5) / (width + 2) * 2 - 1
@@ -114,8 +117,11 @@ def equirect_grid(lon, lat, width: int, height: int) -> torch.Tensor:
     return torch.from_numpy(np.stack([gx, gy], axis=-1)).float()[None]
 
 
-def sample_equirect(img: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+def sample_equirect(img: "torch.Tensor", grid: "torch.Tensor", mode: str = "bilinear") -> "torch.Tensor":
     """Sample an equirect image (N, C, H, W) at a grid from :func:`equirect_grid`, wrapping in longitude."""
+    import torch
+    import torch.nn.functional as F
+
     padded = torch.cat([img[..., -1:], img, img[..., :1]], dim=-1)
     grid = grid.to(img.device, img.dtype)
     if grid.shape[0] != img.shape[0]:
@@ -133,11 +139,15 @@ def perspective_view(img: torch.Tensor, size: Tuple[int, int], fov_deg: float, y
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 HWC RGB -> float (1, 3, H, W) in [0, 1]."""
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div_(255.0)
 
 
 def to_uint8(t: torch.Tensor) -> np.ndarray:
     """float (1, 3, H, W) in [0, 1] -> uint8 HWC RGB (rounded, clipped)."""
+    import torch
+
     a = t.detach()[0].clamp(0, 1).mul(255.0).round_().to(torch.uint8)
     return a.permute(1, 2, 0).contiguous().cpu().numpy()
 
@@ -148,6 +158,8 @@ def to_uint8(t: torch.Tensor) -> np.ndarray:
 
 def roll_lon(x: torch.Tensor, shift: int) -> torch.Tensor:
     """Rotate an equirect tensor in longitude by ``shift`` columns (positive: content moves right)."""
+    import torch
+
     return torch.roll(x, shifts=int(shift), dims=-1)
 
 
@@ -158,12 +170,49 @@ def resize_equirect(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     shrinking) and the middle third kept, so the columns next to +-180° see
     their true neighbours across the seam.
     """
+    import torch
+    import torch.nn.functional as F
+
     if x.shape[-2:] == (height, width):
         return x
     tiled = torch.cat([x, x, x], dim=-1)
     out = F.interpolate(tiled, size=(height, 3 * width), mode="bilinear", align_corners=False,
                         antialias=(height < x.shape[-2] or width < x.shape[-1]))
     return out[..., width:2 * width].contiguous()
+
+
+def upsample_equirect(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Enlarge an equirect tensor: periodic (Fourier) interpolation in longitude, linear in latitude.
+
+    Linear interpolation between two widths whose ratio is not whole leaves a
+    pattern of more and less smoothed columns that repeats every few columns
+    and always starts at column 0, so the columns either side of ±180° would
+    sit at one fixed phase of it.  Interpolating the periodic longitude axis
+    through its Fourier series is exactly shift-equivariant: no column is
+    special.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    if (h, w) == (height, width):
+        return x
+    if width < w:
+        return resize_equirect(x, height, width)
+    if width != w:
+        spec = torch.fft.rfft(x.double(), dim=-1)
+        if w % 2 == 0:  # split the Nyquist term between +f and -f, as a real signal has it
+            spec[..., -1] *= 0.5
+        # output column j is at input column (j + 0.5) * w / width - 0.5: a sub-pixel shift of the samples
+        delta = 0.5 * w / width - 0.5
+        freqs = torch.arange(spec.shape[-1], dtype=torch.float64, device=spec.device)
+        spec = spec * torch.exp(2j * math.pi * freqs * delta / w)
+        padded = torch.zeros(*spec.shape[:-1], width // 2 + 1, dtype=spec.dtype, device=spec.device)
+        padded[..., :spec.shape[-1]] = spec
+        x = (torch.fft.irfft(padded, n=width, dim=-1) * (width / w)).to(x.dtype)
+    if height != h:
+        x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False)
+    return x.contiguous()
 
 
 def pad_sphere(x: torch.Tensor, left: int, right: int, top: int, bottom: int, vertical: str = "pole") -> torch.Tensor:
@@ -177,6 +226,9 @@ def pad_sphere(x: torch.Tensor, left: int, right: int, top: int, bottom: int, ve
     * ``"reflect"``: mirror the rows (for bands cut out of a sphere);
     * ``"zeros"``: zeros.
     """
+    import torch
+    import torch.nn.functional as F
+
     if top or bottom:
         if vertical == "pole":
             half = x.shape[-1] // 2

@@ -79,3 +79,28 @@ def test_resize_equirect_wraps_across_the_seam():
 def test_to_tensor_and_back_is_lossless():
     a = (np.random.default_rng(0).random((8, 16, 3)) * 255).astype(np.uint8)
     assert np.array_equal(sphere.to_uint8(sphere.to_tensor(a)), a)
+
+
+def test_upsample_equirect_treats_every_column_alike():
+    """Enlarging by a ratio that is not whole: a shift before is exactly a shift after (no phase tied to column 0)."""
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 48, 96)
+    y = sphere.upsample_equirect(x, 64, 128)
+    assert torch.allclose(torch.roll(y, 4, dims=-1), sphere.upsample_equirect(torch.roll(x, 3, dims=-1), 64, 128),
+                          atol=1e-5)
+    # a band-limited signal is reproduced exactly at the new pixel centres
+    u = torch.arange(96, dtype=torch.float64)
+    s = torch.sin(2 * math.pi * 3 * (u + 0.5) / 96).view(1, 1, 1, 96).expand(1, 1, 4, 96).float()
+    v = torch.arange(128, dtype=torch.float64)
+    expected = torch.sin(2 * math.pi * 3 * (v + 0.5) / 128).float()
+    assert torch.allclose(sphere.upsample_equirect(s, 4, 128)[0, 0, 0], expected, atol=1e-5)
+    # neighbouring-column jumps of enlarged white noise do not depend on the column's phase (linear ones do)
+    noise = torch.rand(1, 1, 2000, 96, generator=torch.Generator().manual_seed(1))
+
+    def phase_spread(img):
+        jumps = (torch.roll(img, -1, dims=-1) - img).abs().mean(dim=(0, 1, 2))
+        by_phase = torch.stack([jumps[p::4].mean() for p in range(4)])
+        return (by_phase.max() - by_phase.min()) / jumps.mean()
+
+    assert phase_spread(sphere.upsample_equirect(noise, 2000, 128)) < 0.03
+    assert phase_spread(sphere.resize_equirect(noise, 2000, 128)) > 0.1

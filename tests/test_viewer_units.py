@@ -129,14 +129,6 @@ def test_xr_broken_runtime_manifest(monkeypatch, tmp_path):
     assert str(manifest) in str(e.value)
 
 
-def test_viewer_rotation_is_sphere_rotation():
-    from hallucinator.viewer.pose import rotation_matrix
-
-    rng = np.random.default_rng(3)
-    for yaw, pitch, roll in rng.uniform(-180, 180, (20, 3)):
-        assert np.array_equal(rotation_matrix(yaw, pitch, roll), sphere.rotation_matrix(yaw, pitch, roll))
-
-
 def test_viewer_starts_without_torch():
     import subprocess
     import sys

@@ -19,22 +19,8 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from ..sphere import rotation_matrix  # numpy only: the viewer starts without torch
 
-
-def rotation_matrix(yaw_deg: float = 0.0, pitch_deg: float = 0.0, roll_deg: float = 0.0) -> np.ndarray:
-    """Camera-to-world rotation ``Ry(-yaw) @ Rx(pitch) @ Rz(-roll)``, as :func:`hallucinator.sphere.rotation_matrix`.
-
-    Repeated here (numpy only) so the viewer starts without importing torch;
-    tests check that both agree.
-    """
-    y, p, r = (math.radians(a) for a in (yaw_deg, pitch_deg, roll_deg))
-    cy, sy = math.cos(-y), math.sin(-y)
-    ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-    cp, sp = math.cos(p), math.sin(p)
-    rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
-    cr, sr = math.cos(-r), math.sin(-r)
-    rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
-    return ry @ rx @ rz
 
 
 def quat_from_matrix(m) -> np.ndarray:
