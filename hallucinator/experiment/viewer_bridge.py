@@ -4,7 +4,8 @@ Screens (instructions, questionnaire items, timing cues) are rendered to RGBA
 images (:mod:`.screens`) and blended over the whole window with
 ``Viewer.draw_image``; stimuli play with ``Viewer.play`` (viewer keys off, so
 the participant cannot pause, seek or change the dose; no status line), and
-timing-task cues are drawn over the video from ``on_frame``.
+timing-task cues are drawn over the video from ``on_frame``; input during
+playback arrives through ``on_events`` on every pass of the viewer's loop.
 
 Times: viewer events carry ``time.monotonic()``; they are moved onto the
 session clock with the offset between the two clocks measured at each poll.
@@ -22,14 +23,8 @@ from .screens import Screen, render
 
 
 class _Continuous:
-    """A pose source redrawn at the display rate, and at once on any key or button.
-
-    ``Viewer.play`` hands window events to ``on_frame`` only on passes that draw
-    a frame.  Reporting key and button events as handled makes the pass that
-    polled them draw, so a press reaches the timing task (and its time is
-    logged) at once, not at the next video frame; ``continuous`` makes scripted
-    head paths be drawn and logged at the display rate.
-    """
+    """A pose source drawn at the display rate: scripted head paths are logged per
+    display frame, and timing cues over the video change on the frame they are due."""
 
     continuous = True
 
@@ -42,8 +37,7 @@ class _Continuous:
 
     def handle_event(self, ev):
         h = getattr(self.inner, "handle_event", None)
-        used = bool(h(ev)) if h else False
-        return used or ev.kind in ("key", "mouse_button")
+        return bool(h(ev)) if h else False
 
 
 class ViewerDisplay(Display):
@@ -121,7 +115,7 @@ class ViewerDisplay(Display):
             pose = None                      # the headset's pose
         else:
             pose = MouseKeyboardPose(width=self.size[0])
-        if pose is not None:          # keys (Escape, timing presses) must reach on_frame at once
+        if pose is not None and (request.pose is not None or request.overlay is not None):
             pose = _Continuous(pose)
         if request.file:
             dream, control = request.file, None
@@ -139,12 +133,7 @@ class ViewerDisplay(Display):
                 state["pairs"].append((lsl_t, info.time))
                 state["next_pair"] = now + 5.0
             state["pb"] = info.time
-            inputs = self.convert(info.events)
-            if request.on_input is not None:
-                for ev in inputs:
-                    request.on_input(ev)
-            elif any(ev.kind == "key" and ev.key == "escape" for ev in inputs):
-                state["stopped"] = state["aborted"] = True
+            if state["stopped"]:
                 return False
             if request.overlay is not None:
                 scr = request.overlay(now)
@@ -155,11 +144,21 @@ class ViewerDisplay(Display):
                 state["stopped"] = True
             return keep
 
+        def on_events(events, t):
+            # every pass of the viewer's loop, drawn or not: key times are never held back to the next frame
+            inputs = self.convert(events)
+            if request.on_input is not None:
+                for ev in inputs:
+                    request.on_input(ev)
+            elif any(ev.kind == "key" and ev.key == "escape" for ev in inputs):
+                state["stopped"] = state["aborted"] = True
+                return False
+            return None
+
         self.v.make_current()
-        self.t_call = self.clock.now()
         try:
             summary = self.v.play(dream, control=control, dose=timeline, duration_s=request.duration, pose=pose,
-                                  on_frame=cb, start_s=start, loop=True, keys=False)
+                                  on_frame=cb, on_events=on_events, start_s=start, loop=True, keys=False)
         except UserError:
             raise
         if state["last"] is not None and "pb" in state:
