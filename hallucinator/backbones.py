@@ -258,14 +258,49 @@ def _pair(v):
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
+class _FunctionalPools:
+    """Stands in for ``torch.nn.functional`` inside a torchvision module whose forward pools functionally.
+
+    Inception v3's blocks call ``F.avg_pool2d(..., padding=1)`` and
+    ``F.max_pool2d(x, 3, 2)`` in code, where no module can be swapped; these
+    two go through a :class:`Pad` in the backbone's current mode instead.
+    """
+
+    def __init__(self, mode: str):
+        self.mode = mode
+
+    def __getattr__(self, name):
+        return getattr(F, name)
+
+    def _pad(self, x, kernel_size, stride, padding, fill):
+        k, s, p = _pair(kernel_size), _pair(stride or kernel_size), _pair(padding)
+        amounts = []
+        for axis in (1, 0):
+            before = p[axis] if p[axis] > 0 else (k[axis] - s[axis]) // 2
+            amounts += [before, max(k[axis] - s[axis] - before, 0)]
+        pad = Pad(*amounts, fill=fill)
+        pad.mode = self.mode
+        return pad(x), k, s
+
+    def avg_pool2d(self, x, kernel_size, stride=None, padding=0, **kwargs):
+        x, k, s = self._pad(x, kernel_size, stride, padding, 0.0)
+        return F.avg_pool2d(x, k, s, 0)
+
+    def max_pool2d(self, x, kernel_size, stride=None, padding=0, **kwargs):
+        x, k, s = self._pad(x, kernel_size, stride, padding, -math.inf)
+        return F.max_pool2d(x, k, s, 0)
+
+
 class TorchvisionBackbone(nn.Module):
     """A torchvision classifier whose named sub-modules are the dreamable layers."""
 
-    def __init__(self, net: nn.Module, layers: Dict[str, Tuple[str, int]], logits_module: Optional[str]):
+    def __init__(self, net: nn.Module, layers: Dict[str, Tuple[str, int]], logits_module: Optional[str],
+                 functional_module: Optional[str] = None):
         super().__init__()
         self.net = net
         self.layer_map = layers  # our name -> (module path, total stride)
         self.logits_module = logits_module
+        self.functional_module = functional_module  # a torchvision module that pools with F.* calls
         _explicit_padding(self.net)
 
     def layer_names(self) -> List[str]:
@@ -296,6 +331,11 @@ class TorchvisionBackbone(nn.Module):
 
         for name in wanted:
             hooks.append(self._module(self.layer_map[name][0]).register_forward_hook(grab(name)))
+        patched = None
+        if self.functional_module:
+            patched = importlib.import_module(self.functional_module)
+            mode = next((m.mode for m in self.net.modules() if isinstance(m, Pad)), "zeros")
+            patched.F = _FunctionalPools(mode)
         try:
             if "logits" in layers:
                 feats = self._features_for_logits(x)
@@ -308,6 +348,8 @@ class TorchvisionBackbone(nn.Module):
         finally:
             for h in hooks:
                 h.remove()
+            if patched is not None:
+                patched.F = F
         return out
 
     def _features_for_logits(self, x):
@@ -548,6 +590,7 @@ def load_backbone(name: str, weights: Optional[str] = None, fold_bn: bool = True
         if missing or unexpected:
             raise UserError(f"weights file {path} does not fit {name} ({len(missing)} missing, "
                             f"{len(unexpected)} unexpected keys); pass the ImageNet weights of torchvision's {builder}")
-    backbone = TorchvisionBackbone(net, layer_fn(), fc)
+    backbone = TorchvisionBackbone(net, layer_fn(), fc,
+                                   "torchvision.models.inception" if name == "inception_v3" else None)
     backbone.logits_module_pool = pool
     return Backbone(name, backbone, card, path)

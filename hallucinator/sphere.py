@@ -207,6 +207,13 @@ def upsample_equirect(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
         delta = 0.5 * w / width - 0.5
         freqs = torch.arange(spec.shape[-1], dtype=torch.float64, device=spec.device)
         spec = spec * torch.exp(2j * math.pi * freqs * delta / w)
+        # keep each row to the sphere's own resolution there: a row at latitude phi spans cos(phi) of the
+        # equator's length, so longitude frequencies above cos(phi) * w/2 are finer than a pixel on the
+        # sphere and would show as radial streaks around the poles (raised-cosine roll-off, no ringing)
+        lat = torch.from_numpy(latitude_of_rows(h)).to(spec.device)
+        cutoff = (lat.cos() * (w / 2)).clamp_min(2.0)[:, None]
+        ramp = ((cutoff - freqs) / (0.25 * cutoff)).clamp(0, 1)
+        spec = spec * (0.5 - 0.5 * torch.cos(math.pi * ramp))
         padded = torch.zeros(*spec.shape[:-1], width // 2 + 1, dtype=spec.dtype, device=spec.device)
         padded[..., :spec.shape[-1]] = spec
         x = (torch.fft.irfft(padded, n=width, dim=-1) * (width / w)).to(x.dtype)

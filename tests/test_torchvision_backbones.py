@@ -1,0 +1,59 @@
+"""torchvision backbones through `--weights PATH`, with random weights saved to a file (nothing is downloaded).
+
+The ImageNet weights are not on this machine; these tests exercise the same
+code path (state dict loading, explicit padding, layer hooks, wrap) with a
+state dict of the right shapes.
+"""
+import pytest
+import torch
+import torchvision
+
+from hallucinator.backbones import load_backbone
+from hallucinator.config import DreamConfig
+from hallucinator.dream import Dreamer
+from hallucinator.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("weights")
+    out = {}
+    torch.manual_seed(0)
+    for name, build in (("googlenet", lambda: torchvision.models.googlenet(weights=None, aux_logits=False,
+                                                                             init_weights=True)),
+                        ("vgg16", lambda: torchvision.models.vgg16(weights=None)),
+                        ("inception_v3", lambda: torchvision.models.inception_v3(weights=None, aux_logits=False,
+                                                                                   init_weights=True))):
+        path = folder / f"{name}.pth"
+        torch.save(build().state_dict(), path)
+        out[name] = str(path)
+    return out
+
+
+@pytest.mark.parametrize("model,layers", [("googlenet", ["inception4c"]), ("googlenet", ["inception4d.pool"]),
+                                          ("vgg16", ["relu3_3"]), ("inception_v3", ["mixed_5d"]),
+                                          ("inception_v3", ["mixed_6e"])])
+def test_dreams_with_a_weights_file_and_wraps_exactly(weights, model, layers):
+    d = Dreamer(DreamConfig(model=model, layers=layers, weights=weights[model], octaves=1, iterations=1))
+    x = torch.rand(1, 3, 64, 128, generator=torch.Generator().manual_seed(0))
+    shift = 2 * d.stride
+    g = d.engine.grad(x, "wrap")
+    g2 = d.engine.grad(torch.roll(x, shift, dims=-1), "wrap")
+    assert g.abs().sum() > 0
+    assert torch.allclose(torch.roll(g, shift, dims=-1), g2, atol=1e-4 * g.abs().max().item())
+    out = d.dream(torch.rand(1, 3, 128, 256, generator=torch.Generator().manual_seed(1)))
+    assert out.shape == (1, 3, 128, 256)
+
+
+def test_logits_objective_on_googlenet(weights):
+    d = Dreamer(DreamConfig(model="googlenet", weights=weights["googlenet"], objective="class", class_index=1,
+                            layers=["inception4c"], octaves=1, iterations=1))
+    src = torch.rand(1, 3, 128, 256, generator=torch.Generator().manual_seed(2))
+    assert (d.dream(src) - src).abs().mean() > 1e-4
+
+
+def test_wrong_weights_file_is_a_clear_error(weights):
+    with pytest.raises(UserError, match="does not fit googlenet"):
+        load_backbone("googlenet", weights=weights["vgg16"])
+    with pytest.raises(UserError, match="does not exist"):
+        load_backbone("googlenet", weights="/nonexistent/googlenet.pth")
