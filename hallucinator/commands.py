@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import sys
@@ -80,14 +79,6 @@ def versions() -> Dict[str, str]:
             "numpy": np.__version__, "opencv": cv2.__version__, "platform": platform.platform()}
 
 
-def sha256_of(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class Progress:
     """A one-line progress display on stderr (octave, iteration, elapsed, ETA)."""
 
@@ -117,6 +108,7 @@ def dream_image_file(input_path: str, output_path: str, cfg, quiet: bool = False
     import torch
 
     from . import quality, sphere
+    from .backbones import sha256_file
     from .dream import Dreamer
     from .imageio import check_writable, read_image, write_image, write_json
 
@@ -144,7 +136,7 @@ def dream_image_file(input_path: str, output_path: str, cfg, quiet: bool = False
         "strength_mean": float(np.abs(quality.residual(src_u8, out_u8)).mean())}
     sidecar = {
         "kind": "hallucinator.dream.image",
-        "input": {"path": str(input_path), "sha256": sha256_of(input_path), "width": w, "height": h,
+        "input": {"path": str(input_path), "sha256": sha256_file(input_path), "width": w, "height": h,
                   "conversions": notes},
         "output": {"path": str(output_path)},
         "config": cfg.to_dict(),
@@ -311,7 +303,9 @@ def cmd_bench_dream(args: argparse.Namespace) -> int:
     from .demo import demo_panorama
     from .dream import Dreamer, reference_dream, resolve_device
 
-    w, h = _parse_size(args.size)
+    from .config import parse_size
+
+    w, h = parse_size(args.size)
     device = resolve_device(args.device)
     layer = args.layer or None
     cfg_values = dict(model=args.model, octaves=args.octaves, octave_scale=args.octave_scale,
@@ -368,16 +362,6 @@ def cmd_bench_dream(args: argparse.Namespace) -> int:
         print(f"  plain reference:         {reference_s:8.3f} s/frame  {1 / reference_s:7.3f} fps")
         print(f"  ratio reference/engine:  {reference_s / engine_s:8.3f}")
     return 0
-
-
-def _parse_size(text: str):
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UserError(f"size must look like 1024x512, not {text!r}") from None
-    if w <= 0 or h <= 0:
-        raise UserError(f"size must be positive, not {text!r}")
-    return w, h
 
 
 # ----------------------------------------------------------------------------

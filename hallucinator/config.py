@@ -132,3 +132,14 @@ def to_toml(cfg: DreamConfig) -> str:
     import tomli_w
 
     return tomli_w.dumps({"dream": {k: v for k, v in cfg.to_dict().items() if v is not None}})
+
+
+def parse_size(text: str, option: str = "--size") -> "tuple[int, int]":
+    """'1024x512' -> (1024, 512), or a one-line UserError naming the option."""
+    try:
+        w, h = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise UserError(f"{option} {text!r} is not WIDTHxHEIGHT; write e.g. 1024x512") from None
+    if not (1 <= w <= 16384 and 1 <= h <= 16384):
+        raise UserError(f"{option} {w}x{h} is out of range; use 1..16384 on each side")
+    return w, h

@@ -44,6 +44,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import flow as flowmod
+from .config import parse_size as config_parse_size
 from .errors import UserError
 from .flow import FlowParams
 from .media import (PngSequenceWriter, VideoInfo, VideoReader, VideoWriter, disk_full, remove_stale_temps,
@@ -395,15 +396,7 @@ def parse_frames(text: Optional[str]) -> Optional[Tuple[int, Optional[int]]]:
 
 
 def parse_size(text: Optional[str]) -> Optional[Tuple[int, int]]:
-    if not text:
-        return None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise UserError(f"--size {text!r} must be WIDTHxHEIGHT, e.g. 1024x512") from None
-    if w <= 0 or h <= 0:
-        raise UserError(f"--size {text!r} must be positive")
-    return w, h
+    return config_parse_size(text) if text else None
 
 
 # ----------------------------------------------------------------------------

@@ -10,7 +10,8 @@ import pytest
 
 from hallucinator.experiment import bids
 from hallucinator.experiment.runner import RunOptions, SessionRunner
-from test_experiment_support import XKeys, check_bids_session, make_pair
+from test_experiment_support import check_bids_session, make_pair
+from xkeys import XKeys
 
 pytestmark = [pytest.mark.gl, pytest.mark.slow]
 

@@ -439,45 +439,6 @@ def test_pose_log_survives_a_killed_viewer(xdisplay, shared, tmp_path):
     assert log.read_text().endswith("\n") and log.with_suffix(".json").exists()
 
 
-class _XTest:
-    """Real key presses through the X server (XTest), as a keyboard would send them."""
-
-    def __init__(self, display: str):
-        import ctypes
-        import ctypes.util
-
-        self.x11 = ctypes.cdll.LoadLibrary(ctypes.util.find_library("X11") or "libX11.so.6")
-        self.xtst = ctypes.cdll.LoadLibrary(ctypes.util.find_library("Xtst") or "libXtst.so.6")
-        self.x11.XOpenDisplay.restype = ctypes.c_void_p
-        self.x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-        self.x11.XStringToKeysym.restype = ctypes.c_ulong
-        self.x11.XStringToKeysym.argtypes = [ctypes.c_char_p]
-        self.x11.XKeysymToKeycode.restype = ctypes.c_ubyte
-        self.x11.XKeysymToKeycode.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
-        self.x11.XFlush.argtypes = [ctypes.c_void_p]
-        self.x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
-        self.xtst.XTestFakeKeyEvent.argtypes = [ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_ulong]
-        self.xtst.XTestFakeMotionEvent.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                                                   ctypes.c_ulong]
-        self.dpy = self.x11.XOpenDisplay(display.encode())
-
-    def key(self, sym: str):
-        import time as _time
-
-        code = self.x11.XKeysymToKeycode(self.dpy, self.x11.XStringToKeysym(sym.encode()))
-        for down in (1, 0):
-            self.xtst.XTestFakeKeyEvent(self.dpy, code, down, 0)
-            self.x11.XFlush(self.dpy)
-            _time.sleep(0.02)
-
-    def move(self, x, y):
-        self.xtst.XTestFakeMotionEvent(self.dpy, -1, x, y, 0)
-        self.x11.XFlush(self.dpy)
-
-    def close(self):
-        self.x11.XCloseDisplay(self.dpy)
-
-
 def test_real_key_presses_reach_the_loop_while_it_idles(xdisplay, shared):
     """A key pressed while the loop sleeps (a still, nothing to draw) is not lost: q stops playback at once."""
     import threading
@@ -488,7 +449,9 @@ def test_real_key_presses_reach_the_loop_while_it_idles(xdisplay, shared):
     from hallucinator.viewer.app import Viewer
 
     try:
-        xt = _XTest(xdisplay)
+        from xkeys import XKeys
+
+        xt = XKeys(xdisplay)
     except OSError:
         pytest.skip("libXtst is not installed")
     seen = []

@@ -77,7 +77,8 @@ def _audio_device(text):
 
 
 def run_view(args) -> int:
-    from .export import export_replay, parse_size, render_still, save_png
+    from ..config import parse_size
+    from .export import export_replay, render_still, save_png
     from .pose import MouseKeyboardPose, Pose, ReplayPose
 
     size = parse_size(args.size)
@@ -139,7 +140,7 @@ def run_view(args) -> int:
 
 def run_bench_cmd(args) -> int:
     from .bench import format_bench, run_bench
-    from .export import parse_size
+    from ..config import parse_size
 
     if args.video and not Path(args.video).is_file():
         raise UserError(f"{args.video} not found; give a video file, or none for synthetic frames")

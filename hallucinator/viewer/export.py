@@ -17,16 +17,6 @@ from .frames import ImageSource, VideoSource, open_source
 from .pose import Pose, ReplayPose
 
 
-def parse_size(text: str) -> Tuple[int, int]:
-    try:
-        w, h = (int(v) for v in str(text).lower().split("x"))
-    except ValueError:
-        raise UserError(f"size {text!r} is not WIDTHxHEIGHT; write e.g. 1280x720") from None
-    if w < 1 or h < 1 or w > 16384 or h > 16384:
-        raise UserError(f"size {w}x{h} is out of range; use 1..16384 on each side")
-    return w, h
-
-
 def save_png(image: np.ndarray, path) -> Path:
     """Write an RGB uint8 image to ``path`` atomically (temporary name, then rename)."""
     from PIL import Image
