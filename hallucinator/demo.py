@@ -1,6 +1,7 @@
 """A demo panorama that needs nothing from outside: photographs that scikit-image ships, placed on the sphere.
 
-Four photos face forward, right, back and left; a star field is the sky and a
+Four photos face the diagonals (so the ±180° column falls where two of them
+blend, not through the middle of a photo); a star field is the sky and a
 tissue micrograph the ground.  Each is a pinhole view pasted onto the sphere
 with feathered edges, so the panorama wraps at ±180° and is seamless at the
 poles.  The photos are public-domain or CC0 samples of scikit-image
@@ -16,10 +17,10 @@ from . import sphere
 
 # (photo loader name, yaw, pitch, field of view)
 LAYOUT = (
-    ("chelsea", 0.0, 0.0, 100.0),
-    ("coffee", 90.0, 0.0, 100.0),
-    ("rocket", 180.0, 0.0, 100.0),
-    ("astronaut", 270.0, 0.0, 100.0),
+    ("chelsea", 45.0, 0.0, 100.0),
+    ("coffee", 135.0, 0.0, 100.0),
+    ("rocket", 225.0, 0.0, 100.0),
+    ("astronaut", 315.0, 0.0, 100.0),
     ("hubble_deep_field", 0.0, 90.0, 110.0),
     ("immunohistochemistry", 0.0, -90.0, 110.0),
 )

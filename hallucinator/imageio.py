@@ -72,9 +72,19 @@ def check_writable(path: str) -> Path:
     return p
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix + ".tmp", dir=str(path.parent or "."))
+def temp_path(final: Path, tag: str = "part") -> Path:
+    """A temporary name in the same folder as ``final`` (so os.replace is atomic)."""
+    final = Path(final)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".{tag}.tmp", dir=str(final.parent or "."))
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(name, 0o666 & ~umask)   # mkstemp makes 0600; outputs get the usual permissions
+    return Path(name)
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = str(temp_path(path))
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -33,6 +33,7 @@ from typing import Iterator, List, Optional, Tuple
 import numpy as np
 
 from .errors import UserError
+from .imageio import temp_path
 
 SPHERICAL_V1_UUID = _uuid.UUID("ffcc8263-f855-4a93-8814-587a02521fdd").bytes
 STEREO_MODES = ("mono", "top-bottom", "left-right")
@@ -324,17 +325,6 @@ def count_frames(path) -> int:
 
 # ----------------------------------------------------------------------------
 # atomic files
-
-
-def temp_path(final: Path, tag: str = "part") -> Path:
-    """A temporary name in the same folder as ``final`` (so os.replace is atomic)."""
-    final = Path(final)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".{tag}.tmp", dir=str(final.parent or "."))
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)   # mkstemp makes 0600; outputs get the usual permissions
-    return Path(name)
 
 
 def remove_stale_temps(final: Path) -> None:

@@ -47,8 +47,8 @@ from . import flow as flowmod
 from .config import parse_size as config_parse_size
 from .errors import UserError
 from .flow import FlowParams
-from .media import (PngSequenceWriter, VideoInfo, VideoReader, VideoWriter, disk_full, remove_stale_temps,
-                    temp_path)
+from .imageio import temp_path
+from .media import PngSequenceWriter, VideoInfo, VideoReader, VideoWriter, disk_full, remove_stale_temps
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts",
                     ".wmv", ".flv", ".3gp", ".ogv", ".y4m"}
