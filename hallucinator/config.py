@@ -44,7 +44,7 @@ class DreamConfig:
     pole_fov: float = 100.0               # field of view of the polar faces, degrees
     pole_blend: List[float] = field(default_factory=lambda: [42.0, 50.0])  # latitudes of the blend ramp
     tile_max_pixels: int = 0              # tile the gradient when a pass exceeds this many pixels (0: auto)
-    tile_overlap: int = 64                # overlap of neighbouring tiles, pixels of that octave
+    tile_overlap: int = 0                 # margin of each tile in pixels (0: the layer's receptive radius)
     weights: Optional[str] = None         # explicit weights file for torchvision nets
 
     def validate(self) -> "DreamConfig":
