@@ -433,7 +433,7 @@ def _googlenet_layers():
 
 
 def _vgg16_layers():
-    names, stride, layers, block, conv = [], 1, {}, 1, 1
+    stride, layers, block, conv = 1, {}, 1, 1
     cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
     idx = 0
     for v in cfg:

@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import numpy as np
 
@@ -230,7 +230,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _layers_of(name: str) -> List[str]:
-    from .backbones import CARDS, TORCHVISION, EfficientNetLite, _lite_weights_path
+    from .backbones import CARDS, TORCHVISION
 
     card = CARDS[name]
     if card.family == "efficientnet-lite":

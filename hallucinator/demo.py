@@ -77,8 +77,6 @@ def demo_panorama(width: int = 1024) -> np.ndarray:
 
 def demo_orbit(panorama: np.ndarray, frames: int, degrees_per_frame: float = 2.0):
     """Frames of a camera turning on the spot: the panorama rolled in longitude, a sub-pixel amount each frame."""
-    import torch
-
     t = sphere.to_tensor(panorama)
     w = panorama.shape[1]
     for i in range(frames):

@@ -30,8 +30,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import time
-from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -212,28 +210,19 @@ class Engine:
         return out / weight.clamp_min(1e-8)
 
 
-@dataclass
-class PoleFace:
-    """A square pinhole view straight up or down, and how its pixels map back to the panorama."""
-
-    size: int
-    fov: float
-    pitch: float
-
-    def grid_to_face(self, yaw: float, width: int, height: int, rows: slice, device) -> Tuple[torch.Tensor, torch.Tensor]:
-        """grid_sample grid taking the face to panorama rows ``rows``, and the mask of pixels inside the face."""
-        v = np.arange(rows.start, rows.stop)
-        u = np.arange(width)
-        uu, vv = np.meshgrid(u, v)
-        lon, lat = sphere.lonlat_from_pixel(uu, vv, width, height)
-        x, y, front = sphere.project_to_view(sphere.dir_from_lonlat(lon, lat), self.size, self.size, self.fov,
-                                             yaw, self.pitch, 0.0)
-        gx = (x + 0.5) / self.size * 2 - 1
-        gy = (y + 0.5) / self.size * 2 - 1
-        inside = front & (np.abs(gx) <= 1) & (np.abs(gy) <= 1)
-        grid = np.stack([np.nan_to_num(gx, nan=2.0), np.nan_to_num(gy, nan=2.0)], axis=-1)
-        return (torch.from_numpy(grid).float()[None].to(device),
-                torch.from_numpy(inside.astype(np.float32))[None, None].to(device))
+def view_to_panorama_grid(size: int, fov: float, pitch: float, width: int, height: int, rows: slice,
+                          device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """grid_sample grid that takes a square view (yaw 0, ``pitch``) onto panorama rows ``rows``, and the mask of
+    the panorama pixels the view covers."""
+    uu, vv = np.meshgrid(np.arange(width), np.arange(rows.start, rows.stop))
+    lon, lat = sphere.lonlat_from_pixel(uu, vv, width, height)
+    x, y, front = sphere.project_to_view(sphere.dir_from_lonlat(lon, lat), size, size, fov, 0.0, pitch, 0.0)
+    gx = (x + 0.5) / size * 2 - 1
+    gy = (y + 0.5) / size * 2 - 1
+    inside = front & (np.abs(gx) <= 1) & (np.abs(gy) <= 1)
+    grid = np.stack([np.nan_to_num(gx, nan=2.0), np.nan_to_num(gy, nan=2.0)], axis=-1)
+    return (torch.from_numpy(grid).float()[None].to(device),
+            torch.from_numpy(inside.astype(np.float32))[None, None].to(device))
 
 
 class Dreamer:
@@ -453,7 +442,7 @@ class Dreamer:
             fov = self.cfg.pole_fov
             lon, lat = sphere.lonlat_from_dir(sphere.perspective_rays(size, size, fov, 0.0, pitch, 0.0))
             view_grid = sphere.equirect_grid(lon, lat, w, h).to(device)
-            back_grid, inside = PoleFace(size, fov, pitch).grid_to_face(0.0, w, h, slice(r0, r1), device)
+            back_grid, inside = view_to_panorama_grid(size, fov, pitch, w, h, slice(r0, r1), device)
             cache[key] = (view_grid, back_grid, inside, slice(r0, r1))
         return cache[key]
 
@@ -514,9 +503,3 @@ def reference_dream(net: Backbone, src: torch.Tensor, layer: str, octaves: int =
             img = (img + (step_size / 255.0) / g.abs().mean().clamp_min(1e-12) * g).clamp(0, 1)
         d = img - base
     return (pyr[-1] + d).clamp(0, 1)
-
-
-def timed(fn, *args, **kwargs):
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0

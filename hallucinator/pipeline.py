@@ -36,7 +36,7 @@ import platform
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -47,8 +47,7 @@ from . import flow as flowmod
 from .config import parse_size as config_parse_size
 from .errors import UserError
 from .flow import FlowParams
-from .imageio import temp_path
-from .media import PngSequenceWriter, VideoInfo, VideoReader, VideoWriter, disk_full, remove_stale_temps
+from .media import PngSequenceWriter, VideoInfo, VideoReader, VideoWriter, disk_full
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts",
                     ".wmv", ".flv", ".3gp", ".ogv", ".y4m"}
@@ -898,7 +897,7 @@ def clip_figures(figures: List[List[FrameFigures]]) -> Dict[str, Any]:
       largest change from the first frame.
     """
     out: Dict[str, Any] = {}
-    werr, strength, offsets, src_b, gains, colds = [], [], [], [], [], 0
+    werr, strength, src_b, gains, colds = [], [], [], [], 0
     for eye in figures:
         for f in eye:
             strength.append(f.strength)

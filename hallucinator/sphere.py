@@ -20,11 +20,13 @@ only, the image functions work on torch tensors.
 from __future__ import annotations
 
 import math
-from typing import Tuple
+from typing import TYPE_CHECKING, Tuple
 
 import numpy as np
 
 # torch is imported inside the tensor functions, so that geometry users (the viewer) start without it
+if TYPE_CHECKING:
+    import torch
 
 # ----------------------------------------------------------------------------
 # pixels <-> angles <-> directions

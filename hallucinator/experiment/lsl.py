@@ -13,7 +13,7 @@ file.  LabRecorder then puts EEG and markers on one axis.
 from __future__ import annotations
 
 import json
-from typing import Optional, Sequence
+from typing import Sequence
 
 
 class LslOutlets:

@@ -337,7 +337,7 @@ class SessionRunner:
             return self.paths
         except SessionAborted:
             self.event("session_abort", self.clock.now(), attempt=self.attempt)
-            raise UserError(f"session stopped by the operator (Escape); continue it with --resume", code=3)
+            raise UserError("session stopped by the operator (Escape); continue it with --resume", code=3)
         finally:
             for f in ("events", "beh", "motion", "clocklog"):
                 if hasattr(self, f):

@@ -15,7 +15,7 @@ The playback clock (``FrameInfo.time``) is logged against LSL's clock in
 from __future__ import annotations
 
 import time
-from typing import List, Optional
+from typing import List
 
 from ..errors import UserError
 from .display import Display, Input, PlayRequest, PlayResult, key_names
