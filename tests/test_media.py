@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,6 +25,21 @@ CONGO = "videos/gvr-congo-stereo-tb.mp4"
 
 # ----------------------------------------------------------------------------
 # clip synthesis (used by the pipeline tests too)
+
+
+def write_empty_video_with_audio(path, width: int, height: int):
+    """A container whose video track holds no frame, next to a little mono audio."""
+    out = av.open(str(path), "w")
+    s = out.add_stream("libx264", rate=25)
+    s.width, s.height = width, height
+    a = out.add_stream("aac", rate=44100)
+    a.layout = "mono"
+    frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+    frame.sample_rate, frame.pts = 44100, 0
+    for p in list(a.encode(frame)) + list(a.encode(None)):
+        out.mux(p)
+    out.close()
+    return path
 
 
 def pattern(width: int, height: int, t: int, seed: int = 0) -> np.ndarray:
@@ -190,17 +204,7 @@ def test_audio_only_file_is_refused(tmp_path):
 
 def test_zero_frames_is_refused(tmp_path):
     # a video track without a single frame, next to a little audio
-    path = tmp_path / "empty.mkv"
-    out = av.open(str(path), "w")
-    s = out.add_stream("libx264", rate=25)
-    s.width, s.height = 64, 32
-    a = out.add_stream("aac", rate=44100)
-    a.layout = "mono"
-    frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-    frame.sample_rate, frame.pts = 44100, 0
-    for p in list(a.encode(frame)) + list(a.encode(None)):
-        out.mux(p)
-    out.close()
+    path = write_empty_video_with_audio(tmp_path / "empty.mkv", 64, 32)
     with av.open(str(path)) as c:
         assert len(c.streams.video) == 1
     with pytest.raises(UserError, match="no video frames"):

@@ -21,12 +21,12 @@ import pytest
 import torch
 
 from conftest import REPO, shared_file
-from test_media import audio_packets, make_clip, pattern
+from test_media import audio_packets, make_clip, pattern, write_empty_video_with_audio
 
 from hallucinator.config import DreamConfig
 from hallucinator.errors import UserError
 from hallucinator.media import VideoReader, probe, read_png_sequence
-from hallucinator.pipeline import Cache, clip_figures, compare, dream_video, is_video
+from hallucinator.pipeline import Cache, compare, dream_video, is_video
 
 BATTLE = "videos/panolens-1941-battle-640x320.mp4"
 CONGO = "videos/gvr-congo-stereo-tb.mp4"
@@ -262,23 +262,15 @@ def test_truncated_input_names_the_frame_and_keeps_finished_frames(tmp_path, cfg
 
 
 def test_zero_frames_and_no_video_stream(tmp_path, cfg, dreamer):
-    empty = tmp_path / "empty.mkv"
-    c = av.open(str(empty), "w")
-    s = c.add_stream("libx264", rate=25)
-    s.width, s.height = 256, 128
-    a = c.add_stream("aac", rate=44100)
-    a.layout = "mono"
-    fr = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-    fr.sample_rate, fr.pts = 44100, 0
-    for p in list(a.encode(fr)) + list(a.encode(None)):
-        c.mux(p)
-    c.close()
+    empty = write_empty_video_with_audio(tmp_path / "empty.mkv", 256, 128)
     with pytest.raises(UserError, match="no video frames"):
         run(empty, tmp_path / "o.mp4", cfg, dreamer, tmp_path / "cache")
     sound = tmp_path / "sound.m4a"
     c = av.open(str(sound), "w", format="mp4")
     a = c.add_stream("aac", rate=44100)
     a.layout = "mono"
+    fr = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+    fr.sample_rate, fr.pts = 44100, 0
     for p in list(a.encode(fr)) + list(a.encode(None)):
         c.mux(p)
     c.close()

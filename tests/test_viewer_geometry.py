@@ -197,8 +197,6 @@ def test_no_seam_no_pinch_on_a_smooth_field(viewer, view):
 
 def test_seam_on_real_room_matches_the_bilinear_reference(viewer, room):
     """Across the ±180° column the picture is what sphere.perspective_view (bilinear, wrapping) gives."""
-    import torch  # noqa: F401  (sphere's sampling runs on torch)
-
     viewer.set_frames(room)
     for yaw, pitch in [(180, 20), (-179.7, -35), (180.4, 70)]:
         img = viewer.render_view(Pose.from_euler(yaw, pitch, 0, 60)).astype(float)
