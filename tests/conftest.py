@@ -41,15 +41,19 @@ def xdisplay():
     if not xvfb:
         pytest.skip("Xvfb is not installed (apt-get install xvfb libgl1-mesa-dri); .ci/run installs it")
     for number in range(90, 140):
-        if not Path(f"/tmp/.X{number}-lock").exists():
+        if not Path(f"/tmp/.X{number}-lock").exists() and not Path(f"/tmp/.X11-unix/X{number}").exists():
             break
     display = f":{number}"
-    proc = subprocess.Popen([xvfb, display, "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+    # -noreset: without it the server resets whenever its last client leaves, and a window opened
+    # at that moment (one test module closing GLFW, the next opening it) is refused
+    proc = subprocess.Popen([xvfb, display, "-screen", "0", "1920x1080x24", "-nolisten", "tcp", "-noreset"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         if Path(f"/tmp/.X11-unix/X{number}").exists():
             break
         time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.fail(f"Xvfb is installed but could not start on {display} (exit code {proc.returncode})")
     os.environ["DISPLAY"] = display
     os.environ.setdefault("LIBGL_ALWAYS_SOFTWARE", "1")
     try:
