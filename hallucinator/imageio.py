@@ -83,8 +83,13 @@ def temp_path(final: Path, tag: str = "part") -> Path:
     return Path(name)
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = str(temp_path(path))
+def atomic_write(path, write, tag: str = "part") -> None:
+    """Call ``write(tmp)`` on a temporary name beside ``path``, then rename it over ``path``.
+
+    On any failure the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    tmp = str(temp_path(path, tag))
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -114,7 +119,7 @@ def write_image(path: str, img: np.ndarray) -> None:
         except OSError as exc:
             raise UserError(f"cannot write {path}: {exc.strerror}; free some space or choose another output") from None
 
-    _atomic_write(p, write)
+    atomic_write(p, write)
 
 
 def write_json(path: str, data: Any) -> None:
@@ -128,7 +133,7 @@ def write_json(path: str, data: Any) -> None:
             f.flush()
             os.fsync(f.fileno())
 
-    _atomic_write(p, write)
+    atomic_write(p, write)
 
 
 def is_image_path(path: str) -> bool:

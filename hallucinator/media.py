@@ -33,7 +33,7 @@ from typing import Iterator, List, Optional, Tuple
 import numpy as np
 
 from .errors import UserError
-from .imageio import temp_path
+from .imageio import atomic_write, temp_path
 
 SPHERICAL_V1_UUID = _uuid.UUID("ffcc8263-f855-4a93-8814-587a02521fdd").bytes
 STEREO_MODES = ("mono", "top-bottom", "left-right")
@@ -771,8 +771,8 @@ def inject_spherical_metadata(path, stereo: str = "mono", v1: bool = True, v2: b
     if delta and any(t[0] == b"mdat" and t[1] > moov_off for t in top):
         _shift_chunk_offsets(moov, delta)
         new_moov = moov.serialize()
-    tmp = temp_path(path, "meta")
-    try:
+
+    def rewrite(tmp):
         with open(path, "rb") as src, open(tmp, "wb") as dst:
             for type_, off, size in top:
                 if off == moov_off:
@@ -786,10 +786,5 @@ def inject_spherical_metadata(path, stereo: str = "mono", v1: bool = True, v2: b
                             break
                         dst.write(chunk)
                         remaining -= len(chunk)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
+
+    atomic_write(path, rewrite, "meta")

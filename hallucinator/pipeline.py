@@ -46,6 +46,7 @@ import numpy as np
 from . import flow as flowmod
 from .config import parse_size as config_parse_size
 from .errors import UserError
+from .imageio import atomic_write
 from .flow import FlowParams
 from .media import PngSequenceWriter, VideoInfo, VideoReader, VideoWriter, disk_full
 
@@ -161,17 +162,7 @@ class Cache:
     def write_bytes(self, path: Path, data: bytes) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            try:
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                try:
-                    tmp.unlink()
-                except OSError:
-                    pass
-                raise
+            atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
         except OSError as exc:
             if disk_full(exc):
                 raise UserError(f"disk full while writing the cache in {self.root}; free some space (or use "

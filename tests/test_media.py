@@ -29,9 +29,19 @@ CONGO = "videos/gvr-congo-stereo-tb.mp4"
 
 def write_empty_video_with_audio(path, width: int, height: int):
     """A container whose video track holds no frame, next to a little mono audio."""
-    out = av.open(str(path), "w")
-    s = out.add_stream("libx264", rate=25)
-    s.width, s.height = width, height
+    return _write_silence(path, (width, height))
+
+
+def write_audio_only(path):
+    """An MP4 holding only a little mono audio."""
+    return _write_silence(path, None, format="mp4")
+
+
+def _write_silence(path, video_size, format=None):
+    out = av.open(str(path), "w", format=format)
+    if video_size:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height = video_size
     a = out.add_stream("aac", rate=44100)
     a.layout = "mono"
     frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
@@ -189,15 +199,7 @@ def test_not_a_video_and_missing(tmp_path):
 
 
 def test_audio_only_file_is_refused(tmp_path):
-    path = tmp_path / "sound.m4a"
-    out = av.open(str(path), "w", format="mp4")
-    a = out.add_stream("aac", rate=44100)
-    a.layout = "mono"
-    frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-    frame.sample_rate, frame.pts = 44100, 0
-    for p in list(a.encode(frame)) + list(a.encode(None)):
-        out.mux(p)
-    out.close()
+    path = write_audio_only(tmp_path / "sound.m4a")
     with pytest.raises(UserError, match="no video stream"):
         VideoReader(path)
 

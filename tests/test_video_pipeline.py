@@ -15,13 +15,12 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 import torch
 
 from conftest import REPO, shared_file
-from test_media import audio_packets, make_clip, pattern, write_empty_video_with_audio
+from test_media import audio_packets, make_clip, pattern, write_audio_only, write_empty_video_with_audio
 
 from hallucinator.config import DreamConfig
 from hallucinator.errors import UserError
@@ -265,15 +264,7 @@ def test_zero_frames_and_no_video_stream(tmp_path, cfg, dreamer):
     empty = write_empty_video_with_audio(tmp_path / "empty.mkv", 256, 128)
     with pytest.raises(UserError, match="no video frames"):
         run(empty, tmp_path / "o.mp4", cfg, dreamer, tmp_path / "cache")
-    sound = tmp_path / "sound.m4a"
-    c = av.open(str(sound), "w", format="mp4")
-    a = c.add_stream("aac", rate=44100)
-    a.layout = "mono"
-    fr = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
-    fr.sample_rate, fr.pts = 44100, 0
-    for p in list(a.encode(fr)) + list(a.encode(None)):
-        c.mux(p)
-    c.close()
+    sound = write_audio_only(tmp_path / "sound.m4a")
     with pytest.raises(UserError, match="no video stream"):
         run(sound, tmp_path / "o.mp4", cfg, dreamer, tmp_path / "cache")
     assert not (tmp_path / "o.mp4").exists()
