@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from hallucinator import quality, sphere
-from hallucinator.backbones import load_backbone
+from hallucinator.models.backbones import load_backbone
 from hallucinator.config import DreamConfig
 from hallucinator.demo import demo_panorama
-from hallucinator.dream import Dreamer, reference_dream
+from hallucinator.engine.dream import Dreamer, reference_dream
 from hallucinator.errors import UserError
 
 FAST = dict(model="efficientnet-lite0", layers=["block8"], octaves=2, iterations=3)
@@ -79,7 +79,7 @@ def test_seam_is_like_any_other_column():
 def test_poles_look_like_the_horizon(shared):
     """In 90° views straight up/down the dream is no more streaked than at the horizon (textbook: it is)."""
     import cv2
-    from hallucinator.imageio import read_image
+    from hallucinator.io.images import read_image
 
     real = read_image(str(shared("panoramas/panolens-forest-tree.jpg")))
     pano = cv2.resize(real, (512, 256), interpolation=cv2.INTER_AREA)
@@ -149,7 +149,7 @@ def test_other_objectives_run(objective, extra):
 
 
 def test_guide_objective(tmp_path):
-    from hallucinator.imageio import write_image
+    from hallucinator.io.images import write_image
     import skimage.data
 
     guide = tmp_path / "guide.png"

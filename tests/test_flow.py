@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
-from hallucinator.flow import (FlowParams, compute_flow, flow_magnitude, flow_pair, motion_mask, occlusion_mask,
+from hallucinator.video.flow import (FlowParams, compute_flow, flow_magnitude, flow_pair, motion_mask, occlusion_mask,
                                pad_wrap, warp, warping_error)
 
 BATTLE = "videos/panolens-1941-battle-640x320.mp4"
@@ -114,7 +114,7 @@ def test_pad_wrap():
 
 
 def test_real_frames_flow_explains_motion():
-    from hallucinator.media import VideoReader
+    from hallucinator.io.media import VideoReader
 
     frames = [f.image for f in VideoReader(shared_file(BATTLE)).frames(100, 102)]
     a, b = frames

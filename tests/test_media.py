@@ -16,7 +16,7 @@ import pytest
 
 from conftest import shared_file
 from hallucinator.errors import UserError
-from hallucinator.media import (PngSequenceWriter, VideoReader, VideoWriter, inject_spherical_metadata, probe,
+from hallucinator.io.media import (PngSequenceWriter, VideoReader, VideoWriter, inject_spherical_metadata, probe,
                                 read_png_sequence)
 
 BATTLE = "videos/panolens-1941-battle-640x320.mp4"

@@ -8,9 +8,9 @@ import pytest
 import torch
 import torchvision
 
-from hallucinator.backbones import load_backbone
+from hallucinator.models.backbones import load_backbone
 from hallucinator.config import DreamConfig
-from hallucinator.dream import Dreamer
+from hallucinator.engine.dream import Dreamer
 from hallucinator.errors import UserError
 
 

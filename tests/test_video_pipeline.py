@@ -24,8 +24,8 @@ from test_media import audio_packets, make_clip, pattern, write_audio_only, writ
 
 from hallucinator.config import DreamConfig
 from hallucinator.errors import UserError
-from hallucinator.media import VideoReader, probe, read_png_sequence
-from hallucinator.pipeline import Cache, compare, dream_video, is_video
+from hallucinator.io.media import VideoReader, probe, read_png_sequence
+from hallucinator.video.pipeline import Cache, compare, dream_video, is_video
 
 BATTLE = "videos/panolens-1941-battle-640x320.mp4"
 CONGO = "videos/gvr-congo-stereo-tb.mp4"
@@ -49,7 +49,7 @@ def cfg():
 
 @pytest.fixture(scope="module")
 def dreamer(cfg):
-    from hallucinator.dream import Dreamer
+    from hallucinator.engine.dream import Dreamer
 
     return Dreamer(cfg)
 
@@ -200,7 +200,7 @@ RUNNER = """
 import sys, torch
 torch.set_num_threads(1)
 from hallucinator.config import DreamConfig
-from hallucinator.pipeline import dream_video
+from hallucinator.video.pipeline import dream_video
 src, out, cache, png = sys.argv[1:5]
 dream_video(src, out, DreamConfig(**{tiny!r}), frames=(0, 10), size={size!r}, cache_dir=cache, png_dir=png,
             progress=False)
@@ -401,7 +401,7 @@ def test_file_size_limit_reads_as_full_disk(tmp_path):
 
 def test_hallucination_machine_preset_selects_the_2017_blend():
     from hallucinator.cli import build_parser
-    from hallucinator.pipeline import options_from_args
+    from hallucinator.video.pipeline import options_from_args
 
     parser = build_parser()
     args = parser.parse_args(["dream", "in.mp4", "out.mp4", "--preset", "hallucination-machine"])
@@ -416,8 +416,8 @@ def test_hallucination_machine_preset_selects_the_2017_blend():
     for bad in (["--blend-moving", "1.5"], ["--frames", "9:5"], ["--size", "512x300"], ["--size", "big"]):
         with pytest.raises(UserError):
             o = options_from_args(parser.parse_args(["dream", "in.mp4", "out.mp4", *bad]))
-            from hallucinator.pipeline import plan_layout
-            from hallucinator.media import VideoInfo
+            from hallucinator.video.pipeline import plan_layout
+            from hallucinator.io.media import VideoInfo
 
             plan_layout(VideoInfo("x", 512, 256, Fraction(25), Fraction(1, 25), 1, 1.0, "h264", "yuv420p", 8, False,
                                   None, 0, None, None, 0), o)

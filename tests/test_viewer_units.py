@@ -134,7 +134,7 @@ def test_viewer_starts_without_torch():
     import sys
 
     code = ("import sys, hallucinator.viewer.app, hallucinator.viewer.player, hallucinator.viewer.export, "
-            "hallucinator.viewer.cli; print('torch' in sys.modules)")
+            "hallucinator.cli.view; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
+from ..atomic import atomic_write_text, fsync_dir
+
 EVENTS_COLUMNS = ["onset", "duration", "trial_type", "condition", "dose", "stim_file", "response",
                   "response_time", "step", "block", "attempt", "target", "lsl_time"]
 BEH_COLUMNS = ["onset", "step", "block", "attempt", "condition", "dose", "task", "item", "dimension", "scale",
@@ -89,30 +91,11 @@ BEH_SIDECAR = {
 }
 
 
-def fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(str(path), os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_write(path: Path, text: str) -> None:
-    """Write via a temporary name, fsync, rename."""
+    """Write ``text`` durably (temporary name, fsync, rename, fsync of the folder), creating the folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    atomic_write_text(path, text, durable=True)
 
 
 def write_json(path: Path, obj) -> None:

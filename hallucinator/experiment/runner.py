@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from .. import __version__
 from ..errors import UserError
 from . import bids
+from ..provenance import versions
 from .bids import BEH_COLUMNS, CLOCK_COLUMNS, EVENTS_COLUMNS, MOTION_CHANNELS, SessionPaths, TsvAppender
 from .clock import SessionClock, VirtualClock, local_clock
 from .display import Display, Input, NullDisplay, PlayRequest
@@ -54,17 +54,7 @@ class RunOptions:
     motion_rate: float = 10.0                # Hz of simulated head motion without a window
 
 
-def _versions() -> dict:
-    out = {"hallucinator": __version__, "python": platform.python_version(), "platform": platform.platform()}
-    for mod in ("numpy", "pylsl", "glfw", "OpenGL", "av", "scipy", "matplotlib"):
-        try:
-            m = __import__(mod)
-            out[mod] = getattr(m, "__version__", "") or getattr(m, "version", "")
-            if mod == "pylsl":
-                out["liblsl"] = str(m.library_version())
-        except Exception:
-            pass
-    return {k: str(v) for k, v in out.items()}
+SESSION_PACKAGES = ("numpy", "pylsl", "glfw", "OpenGL", "av", "scipy", "matplotlib")
 
 
 class SessionRunner:
@@ -149,7 +139,7 @@ class SessionRunner:
             if q.path and not dst.exists():
                 bids.atomic_write(dst, Path(q.path).read_text(encoding="utf-8"))
         run_info = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv,
-                    "resumed": exists, "versions": _versions(), "host": platform.node(),
+                    "resumed": exists, "versions": versions(SESSION_PACKAGES), "host": platform.node(),
                     "realtime": self.realtime}
         info = info or {
             "participant": self.pid, "session": self.opts.session, "task": p.name, "protocol_title": p.title,

@@ -4,8 +4,8 @@ Use :class:`Viewer` as a context manager; it owns the GLFW window, the OpenGL
 3.3 core context and the renderer.  Everything runs on the calling thread
 (decoding and audio run on their own threads).  Example::
 
-    from hallucinator.viewer.app import Viewer
-    from hallucinator.viewer.pose import MouseKeyboardPose
+    from .app import Viewer
+    from .pose import MouseKeyboardPose
 
     with Viewer(size=(1280, 720)) as v:                      # visible=False: headless (Xvfb/offscreen FBO)
         summary = v.play("dream.mp4", control="control.mp4",

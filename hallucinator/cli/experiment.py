@@ -80,7 +80,7 @@ def register(sub) -> None:
 
 
 def cmd_run(args) -> int:
-    from .runner import RunOptions, run_session
+    from ..experiment.runner import RunOptions, run_session
     if args.realtime and args.simulate is None:
         raise UserError("--realtime only applies to --simulate SEED (real participants always run in real time)")
     opts = RunOptions(args.protocol, args.participant, args.session, args.data, args.resume, args.simulate,
@@ -91,7 +91,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .protocol import load_protocol
+    from ..experiment.protocol import load_protocol
     p = load_protocol(args.protocol)
     for k, v in args.stim:
         p.override_stimulus(k, v)
@@ -117,8 +117,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_orders(args) -> int:
-    from .counterbalance import carryover_counts, position_counts
-    from .protocol import load_protocol
+    from ..experiment.counterbalance import carryover_counts, position_counts
+    from ..experiment.protocol import load_protocol
     if args.n < 1:
         raise UserError("N must be at least 1")
     p = load_protocol(args.protocol, load_questionnaires=False)
@@ -135,14 +135,14 @@ def cmd_orders(args) -> int:
 
 
 def cmd_analyze(args) -> int:
-    from .analysis import analyze
+    from ..experiment.analysis import analyze
     out = analyze(args.data, args.out, include_simulated=args.include_simulated, console=sys.stdout)
     print(f"tables and figures in {out}")
     return 0
 
 
 def cmd_simulate_group(args) -> int:
-    from .runner import RunOptions, run_session
+    from ..experiment.runner import RunOptions, run_session
     for n in range(1, args.n + 1):
         run_session(RunOptions(args.protocol, f"{n:02d}", "01", args.data, simulate=args.seed, console=None))
     print(f"{args.n} simulated participants in {args.data}")

@@ -19,7 +19,6 @@ Layer names are listed by :func:`layer_names` (``hallucinator models``).
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import math
 import os
@@ -31,8 +30,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .errors import UserError
-from .sphere import pad_sphere
+from ..errors import UserError
+from ..provenance import sha256_file
+from ..sphere import pad_sphere
 
 PAD_MODES = ("zeros", "wrap", "sphere")
 
@@ -495,14 +495,6 @@ def weights_path(name: str, explicit: Optional[str] = None) -> Optional[Path]:
     except UserError:
         return None
     return p if p.is_file() else None
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class Backbone(nn.Module):

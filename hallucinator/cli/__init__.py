@@ -11,15 +11,15 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
-from .errors import UserError
+from .. import __version__
+from ..errors import UserError
 
 # Modules that contribute subcommands, in the order they appear in --help.
 COMMAND_MODULES = (
-    "hallucinator.commands",          # dream, models, inspect, demo, bench dream
-    "hallucinator.pipeline",          # cache (video dreaming lives inside `dream`)
-    "hallucinator.viewer.cli",        # view, bench viewer
-    "hallucinator.experiment.cli",    # experiment ...
+    "hallucinator.cli.commands",          # dream, models, inspect, demo, bench dream
+    "hallucinator.video.pipeline",          # cache (video dreaming lives inside `dream`)
+    "hallucinator.cli.view",        # view, bench viewer
+    "hallucinator.cli.experiment",    # experiment ...
 )
 
 

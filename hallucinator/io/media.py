@@ -32,8 +32,8 @@ from typing import Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from .errors import UserError
-from .imageio import atomic_write, temp_path
+from ..errors import UserError
+from ..atomic import atomic_write, temp_path
 
 SPHERICAL_V1_UUID = _uuid.UUID("ffcc8263-f855-4a93-8814-587a02521fdd").bytes
 STEREO_MODES = ("mono", "top-bottom", "left-right")

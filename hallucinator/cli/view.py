@@ -78,8 +78,8 @@ def _audio_device(text):
 
 def run_view(args) -> int:
     from ..config import parse_size
-    from .export import export_replay, render_still, save_png
-    from .pose import MouseKeyboardPose, Pose, ReplayPose
+    from ..viewer.export import export_replay, render_still, save_png
+    from ..viewer.pose import MouseKeyboardPose, Pose, ReplayPose
 
     size = parse_size(args.size)
     if not Path(args.source).exists():
@@ -97,11 +97,11 @@ def run_view(args) -> int:
         print("hallucinator: note: --dose mixes the dream with --control; without a control the dream is shown "
               "as it is", file=sys.stderr)
     if args.xr:
-        from .xr import check_runtime
+        from ..viewer.xr import check_runtime
 
         check_runtime()
     if args.screenshot:
-        from .dose import DoseTimeline
+        from ..viewer.dose import DoseTimeline
 
         dose = DoseTimeline.from_spec(args.dose).value(args.time)
         img = render_still(args.source, Pose.from_euler(args.yaw, args.pitch, args.roll, args.fov), size,
@@ -115,8 +115,8 @@ def run_view(args) -> int:
                           stereo=args.stereo, progress=sys.stdout.isatty())
         print(f"wrote {args.export} ({n} frames, {size[0]}x{size[1]})")
         return 0
-    from .app import Viewer
-    from .frames import IMAGE_SUFFIXES
+    from ..viewer.app import Viewer
+    from ..viewer.frames import IMAGE_SUFFIXES
 
     if args.headless and args.duration is None and args.frames is None and not args.replay_pose \
             and Path(args.source).suffix.lower() in IMAGE_SUFFIXES:
@@ -139,7 +139,7 @@ def run_view(args) -> int:
 
 
 def run_bench_cmd(args) -> int:
-    from .bench import format_bench, run_bench
+    from ..viewer.bench import format_bench, run_bench
     from ..config import parse_size
 
     if args.video and not Path(args.video).is_file():

@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import io
 import json
 import os
-import platform
 import shutil
 import sys
 import time
@@ -44,11 +42,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import flow as flowmod
-from .config import parse_size as config_parse_size
-from .errors import UserError
-from .imageio import atomic_write
+from ..config import parse_size as config_parse_size
+from ..errors import UserError
+from ..atomic import atomic_write
+from ..provenance import sha256_file, short_hash, versions
 from .flow import FlowParams
-from .media import PngSequenceWriter, VideoInfo, VideoReader, VideoWriter, disk_full
+from ..io.media import PngSequenceWriter, VideoInfo, VideoReader, VideoWriter, disk_full
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts",
                     ".wmv", ".flv", ".3gp", ".ogv", ".y4m"}
@@ -140,10 +139,6 @@ def is_video(path) -> bool:
                 c.format.name not in ("image2", "png_pipe", "jpeg_pipe", "webp_pipe")
     except Exception:
         return False
-
-
-def _hash(obj) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 # ----------------------------------------------------------------------------
@@ -256,17 +251,13 @@ class Cache:
 def file_sha256(path, cache: Optional[Cache] = None) -> str:
     """SHA-256 of a file's content; remembered in the cache by (path, size, mtime)."""
     st = os.stat(path)
-    key = _hash([os.path.abspath(path), st.st_size, st.st_mtime_ns])
+    key = short_hash([os.path.abspath(path), st.st_size, st.st_mtime_ns])
     memo = cache.path("hashes", key) if cache else None
     if memo is not None:
         data = cache.read_bytes(memo)
         if data and len(data) == 64:
             return data.decode()
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    digest = h.hexdigest()
+    digest = sha256_file(path)
     if memo is not None:
         cache.write_bytes(memo, digest.encode())
     return digest
@@ -287,7 +278,7 @@ class Layout:
     to_2to1: bool
 
     def key(self) -> str:
-        return _hash(asdict(self))
+        return short_hash(asdict(self))
 
     def split(self, image: np.ndarray) -> List[np.ndarray]:
         """Decoded frame (rotation applied) -> working frames, one per eye, uint8 (H, W, 3)."""
@@ -432,7 +423,7 @@ class _Timer:
 
 
 def _to_t(img_u8):
-    from .sphere import to_tensor
+    from ..sphere import to_tensor
 
     return to_tensor(img_u8)
 
@@ -458,7 +449,7 @@ class VideoDreamer:
     @property
     def dreamer(self):
         if self._dreamer is None:
-            from .dream import Dreamer
+            from ..engine.dream import Dreamer
 
             t0 = time.perf_counter()
             self._dreamer = Dreamer(self.cfg)
@@ -468,7 +459,7 @@ class VideoDreamer:
     @property
     def warm_dreamer(self):
         if self._warm is None:
-            from .dream import Dreamer
+            from ..engine.dream import Dreamer
 
             n = self.opts.blend.warm_iters(self.cfg.iterations)
             self._warm = self.dreamer if n == self.cfg.iterations else \
@@ -492,9 +483,9 @@ class VideoDreamer:
         return {
             "base": base,
             "pyramid": f"{base}/pyramid-{d.pyramid_key()}",
-            "flow": f"{base}/flow-{_hash(o.blend.flow.to_dict())}",
-            "frames": f"{base}/dream-{_hash(chain)}",
-            "independent_frames": f"{base}/dream-{_hash(alone)}",
+            "flow": f"{base}/flow-{short_hash(o.blend.flow.to_dict())}",
+            "frames": f"{base}/dream-{short_hash(chain)}",
+            "independent_frames": f"{base}/dream-{short_hash(alone)}",
         }
 
     # -- cached pieces --------------------------------------------------------
@@ -553,7 +544,7 @@ class VideoDreamer:
     def dream_frame(self, src_u8, pyr, seed: int, detail: Optional[np.ndarray], ref_strength: Optional[float]):
         """Returns (dream uint8, gain applied)."""
         import torch
-        from .sphere import to_uint8
+        from ..sphere import to_uint8
 
         src = _to_t(src_u8)
         t0 = time.perf_counter()
@@ -776,7 +767,7 @@ class VideoDreamer:
         q = clip_figures(figures)
         # seam and pole figures on a few frames (first, middle, last)
         try:
-            from . import quality as imgq
+            from .. import quality as imgq
         except ImportError:  # pragma: no cover - the image quality module is part of the engine
             imgq = None
         if imgq is not None and indices and self.opts.quality_frames > 0:
@@ -811,7 +802,7 @@ class VideoDreamer:
         z = self.cache.load_arrays(self.cache.path(keys["pyramid"], f"eye{eye}", f"{idx:06d}.npz"))
         if z is None or "levels" not in z:
             return None
-        from .sphere import resize_equirect, to_tensor, to_uint8
+        from ..sphere import resize_equirect, to_tensor, to_uint8
 
         top = z[f"l{int(z['levels']) - 1}"]
         if top.shape[:2] != (layout.height, layout.width):
@@ -819,11 +810,8 @@ class VideoDreamer:
         return top
 
     def _sidecar(self, input_path, src_sha, info, layout, keys, result: RunResult, quality, timings):
-        import av
-        import cv2
-        import torch
 
-        from . import __version__
+        from .. import __version__
 
         d = self.dreamer
         o = self.opts
@@ -849,9 +837,7 @@ class VideoDreamer:
             "frames_dreamed": result.dreamed,
             "frames_from_cache": result.from_cache,
             "cache": {"dir": str(self.cache.root.resolve()), **keys},
-            "versions": {"python": platform.python_version(), "torch": torch.__version__, "av": av.__version__,
-                         "ffmpeg": {k: ".".join(map(str, v)) for k, v in av.library_versions.items()},
-                         "opencv": cv2.__version__, "numpy": np.__version__},
+            "versions": versions(),
             "timings_s": timings,
             "quality": quality,
             "warnings": self.warnings + list(getattr(d, "warnings", [])),
@@ -951,7 +937,7 @@ def dream_video(input, output=None, cfg=None, control=None, *, frames=None, size
     ``blend`` a preset name or :class:`BlendParams`; extra keyword arguments
     override fields of the blend preset (e.g. ``moving=0.8``).
     """
-    from .config import DreamConfig
+    from ..config import DreamConfig
 
     cfg = cfg or DreamConfig()
     if isinstance(frames, str):
@@ -1057,14 +1043,14 @@ def demo_video(out, seed: int = 0, device: str = "auto", frames: int = 24, size:
 
     Writes ``dream.mp4``, ``control.mp4`` (the matched control) and ``dream.mp4.json`` into ``out``.
     """
-    from .config import DreamConfig
+    from ..config import DreamConfig
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     clip = Path(os.environ.get("HALLUCINATOR_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
     clip = clip / "videos" / "panolens-1941-battle-640x320.mp4"
     if not clip.is_file():
-        from .demo import demo_orbit, demo_panorama
+        from ..demo import demo_orbit, demo_panorama
 
         w, h = parse_size(size)
         clip = out / "orbit-source.mp4"
@@ -1166,7 +1152,7 @@ def register_bench(bench_sub) -> None:
 def _bench_command(args) -> int:
     import tempfile
 
-    from .config import DreamConfig
+    from ..config import DreamConfig
 
     src = args.input or str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "videos" /
                             "panolens-1941-battle-640x320.mp4")
@@ -1187,7 +1173,7 @@ def _bench_command(args) -> int:
     if args.layer:
         changes["layers"] = [args.layer]
     cfg = cfg.replace(**changes)
-    from .backbones import CARDS
+    from ..models.backbones import CARDS
 
     card = CARDS.get(cfg.model)
     layer2 = args.layer2 or next((l for l in (card.recommended_layers if card else []) if l != cfg.layers[0]), None)

@@ -36,10 +36,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import sphere
-from .backbones import Backbone, load_backbone
-from .config import DreamConfig
-from .errors import UserError
+from .. import sphere
+from ..models.backbones import Backbone, load_backbone
+from ..config import DreamConfig
+from ..errors import UserError
 
 ProgressFn = Callable[[int, int, int, int], None]  # (octave, n_octaves, iteration, n_iterations)
 
@@ -77,7 +77,7 @@ class Objective:
                 raise UserError("--class-index must be an ImageNet class number, 0-999")
             self.layers = ["logits"]
         if self.kind == "guide":
-            from .imageio import read_image
+            from ..io.images import read_image
 
             guide = sphere.to_tensor(read_image(cfg.guide)).to(device)
             scale = 224 / min(guide.shape[-2:])

@@ -1,16 +1,15 @@
 """Reading and writing still images at the edges: uint8 HWC RGB, written atomically."""
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import List, Optional
 
 import cv2
 import numpy as np
 
-from .errors import UserError
+from ..atomic import atomic_write
+from ..errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr", ".hdr")
 
@@ -72,33 +71,6 @@ def check_writable(path: str) -> Path:
     return p
 
 
-def temp_path(final: Path, tag: str = "part") -> Path:
-    """A temporary name in the same folder as ``final`` (so os.replace is atomic)."""
-    final = Path(final)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f".{tag}.tmp", dir=str(final.parent or "."))
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(name, 0o666 & ~umask)   # mkstemp makes 0600; outputs get the usual permissions
-    return Path(name)
-
-
-def atomic_write(path, write, tag: str = "part") -> None:
-    """Call ``write(tmp)`` on a temporary name beside ``path``, then rename it over ``path``.
-
-    On any failure the temporary file is removed and ``path`` is left as it was.
-    """
-    path = Path(path)
-    tmp = str(temp_path(path, tag))
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_image(path: str, img: np.ndarray) -> None:
     """Write uint8 HWC RGB atomically (a temporary name in the same folder, then a rename)."""
     p = check_writable(path)
@@ -118,20 +90,6 @@ def write_image(path: str, img: np.ndarray) -> None:
                 os.fsync(f.fileno())
         except OSError as exc:
             raise UserError(f"cannot write {path}: {exc.strerror}; free some space or choose another output") from None
-
-    atomic_write(p, write)
-
-
-def write_json(path: str, data: Any) -> None:
-    """Write JSON atomically."""
-    p = Path(path)
-
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=2, sort_keys=False, default=str)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
 
     atomic_write(p, write)
 

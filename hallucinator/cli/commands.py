@@ -11,8 +11,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from . import __version__
-from .errors import UserError
+from ..errors import UserError
 
 # ----------------------------------------------------------------------------
 # shared options
@@ -44,7 +43,7 @@ def add_dream_options(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from .config import DreamConfig, load_config_file, preset
+    from ..config import DreamConfig, load_config_file, preset
 
     values: Dict[str, Any] = {}
     if getattr(args, "preset", None):
@@ -64,19 +63,11 @@ def config_from_args(args: argparse.Namespace):
         except ValueError:
             raise UserError(f"--channels must be comma-separated integers, not {args.channels!r}") from None
     if "model" in values and "layers" not in values and not getattr(args, "preset", None):
-        from .backbones import CARDS
+        from ..models.backbones import CARDS
 
         if values["model"] in CARDS:
             values["layers"] = [CARDS[values["model"]].default_layer]
     return DreamConfig(**values).validate()
-
-
-def versions() -> Dict[str, str]:
-    import cv2
-    import torch
-
-    return {"hallucinator": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "opencv": cv2.__version__, "platform": platform.platform()}
 
 
 class Progress:
@@ -107,10 +98,10 @@ def dream_image_file(input_path: str, output_path: str, cfg, quiet: bool = False
     """Dream one image file into another, with a JSON sidecar next to it.  Returns the sidecar."""
     import torch
 
-    from . import quality, sphere
-    from .backbones import sha256_file
-    from .dream import Dreamer
-    from .imageio import check_writable, read_image, write_image, write_json
+    from .. import quality, sphere
+    from ..provenance import sha256_file, versions, write_sidecar
+    from ..engine.dream import Dreamer
+    from ..io.images import check_writable, read_image, write_image
 
     check_writable(output_path)
     sidecar_path = output_path + ".json"
@@ -154,7 +145,7 @@ def dream_image_file(input_path: str, output_path: str, cfg, quiet: bool = False
     }
     write_image(output_path, out_u8)
     try:
-        write_json(sidecar_path, sidecar)
+        write_sidecar(sidecar_path, sidecar)
     except BaseException:
         Path(output_path).unlink(missing_ok=True)
         raise
@@ -166,7 +157,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
     pipeline = _pipeline()
     if pipeline is not None and pipeline.is_video(args.input):
         return int(pipeline.run_video(args, cfg) or 0)
-    from .imageio import is_image_path
+    from ..io.images import is_image_path
 
     if pipeline is None and not is_image_path(args.input) and Path(args.input).suffix.lower() in (
             ".mp4", ".mov", ".mkv", ".webm", ".avi"):
@@ -187,9 +178,9 @@ def _pipeline():
     import importlib
 
     try:
-        pipeline = importlib.import_module("hallucinator.pipeline")
+        pipeline = importlib.import_module("hallucinator.video.pipeline")
     except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("hallucinator.pipeline"):
+        if exc.name and exc.name.startswith("hallucinator.video.pipeline"):
             return None
         raise
     return pipeline if hasattr(pipeline, "is_video") else None
@@ -200,8 +191,8 @@ def _pipeline():
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .backbones import CARDS, weights_path
-    from .resources import resource_dir
+    from ..models.backbones import CARDS, weights_path
+    from ..resources import resource_dir
 
     cards_dir = resource_dir("models")
     rows = []
@@ -222,7 +213,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         if args.layers:
             print(f"{'':20s} layers: {', '.join(r['layers'])}")
         if not r["available"]:
-            from .backbones import torchvision_weights_path
+            from ..models.backbones import torchvision_weights_path
 
             print(f"{'':20s} get them: run torchvision.models.{r['name']}(weights='DEFAULT') once with internet "
                   f"(saves {torchvision_weights_path(r['name'])}) or pass --weights PATH")
@@ -230,7 +221,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _layers_of(name: str) -> List[str]:
-    from .backbones import CARDS, TORCHVISION
+    from ..models.backbones import CARDS, TORCHVISION
 
     card = CARDS[name]
     if card.family == "efficientnet-lite":
@@ -245,8 +236,8 @@ def _layers_of(name: str) -> List[str]:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from . import quality
-    from .imageio import read_image
+    from .. import quality
+    from ..io.images import read_image
 
     src = read_image(args.source)
     dream = read_image(args.dream)
@@ -268,9 +259,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .config import DreamConfig
-    from .demo import demo_panorama
-    from .imageio import write_image
+    from ..config import DreamConfig
+    from ..demo import demo_panorama
+    from ..io.images import write_image
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -297,13 +288,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench_dream(args: argparse.Namespace) -> int:
     import torch
 
-    from . import sphere
-    from .backbones import load_backbone
-    from .config import DreamConfig
-    from .demo import demo_panorama
-    from .dream import Dreamer, reference_dream, resolve_device
+    from .. import sphere
+    from ..models.backbones import load_backbone
+    from ..config import DreamConfig
+    from ..demo import demo_panorama
+    from ..engine.dream import Dreamer, reference_dream, resolve_device
 
-    from .config import parse_size
+    from ..config import parse_size
 
     w, h = parse_size(args.size)
     device = resolve_device(args.device)
@@ -313,7 +304,7 @@ def cmd_bench_dream(args: argparse.Namespace) -> int:
     if layer:
         cfg_values["layers"] = [layer]
     else:
-        from .backbones import CARDS
+        from ..models.backbones import CARDS
 
         cfg_values["layers"] = [CARDS[args.model].default_layer]
     cfg = DreamConfig(**cfg_values).validate()
