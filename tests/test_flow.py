@@ -114,7 +114,7 @@ def test_pad_wrap():
 
 
 def test_real_frames_flow_explains_motion():
-    from hallucinator.io.media import VideoReader
+    from hallucinator.io.reader import VideoReader
 
     frames = [f.image for f in VideoReader(shared_file(BATTLE)).frames(100, 102)]
     a, b = frames

@@ -16,8 +16,10 @@ import pytest
 
 from conftest import shared_file
 from hallucinator.errors import UserError
-from hallucinator.io.media import (PngSequenceWriter, VideoReader, VideoWriter, inject_spherical_metadata, probe,
-                                read_png_sequence)
+from hallucinator.io.mp4meta import inject_spherical_metadata
+from hallucinator.io.probe import probe
+from hallucinator.io.reader import VideoReader
+from hallucinator.io.writer import PngSequenceWriter, VideoWriter, read_png_sequence
 
 BATTLE = "videos/panolens-1941-battle-640x320.mp4"
 CONGO = "videos/gvr-congo-stereo-tb.mp4"
@@ -154,7 +156,7 @@ def test_rotation_is_applied(tmp_path):
     path = make_clip(tmp_path / "rot.mp4", frames=2, size=(64, 128), rotation=90,
                      options={"crf": "0"}, pix_fmt="yuv444p")
     r = VideoReader(path)
-    assert r.rotation == 90
+    assert r.info.rotation == 90
     assert r.info.display_size == (128, 64)
     img = next(iter(r)).image
     assert img.shape == (64, 128, 3)
@@ -224,13 +226,13 @@ def test_writer_keeps_timing_audio_and_marks_360():
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "out.mp4"
         r = VideoReader(src)
-        with VideoWriter(out, fps=r.fps, time_base=r.time_base, width=320, height=160, audio_from=src,
+        with VideoWriter(out, fps=r.info.fps, time_base=r.info.time_base, width=320, height=160, audio_from=src,
                          audio_range=(0.0, 1.0)) as w:
             for f in r.frames(0, 25):
                 w.write(np.ascontiguousarray(f.image[::2, ::2]), pts=f.pts)
         assert not list(Path(d).glob(".*.tmp")), "temporary files left behind"
         info = probe(out)
-        assert info.frames == 25 and info.fps == 25 and info.time_base == r.time_base
+        assert info.frames == 25 and info.fps == 25 and info.time_base == r.info.time_base
         assert (info.width, info.height) == (320, 160)
         assert info.projection == "equirectangular" and info.stereo == "mono"
         assert sum(1 for _ in VideoReader(out)) == 25
@@ -249,12 +251,12 @@ def test_writer_preserves_variable_frame_rate(tmp_path):
     r = VideoReader(src)
     src_pts = [f.pts for f in VideoReader(src)]
     out = tmp_path / "out.mp4"
-    with VideoWriter(out, fps=r.fps, time_base=r.time_base, width=128, height=64) as w:
+    with VideoWriter(out, fps=r.info.fps, time_base=r.info.time_base, width=128, height=64) as w:
         for f in r:
             w.write(f.image, pts=f.pts - r.info.start_pts)
     got = [f.pts for f in VideoReader(out)]
-    assert [float(p * r.time_base) for p in src_pts] == pytest.approx(
-        [float(p * probe(out).time_base) + float(src_pts[0] * r.time_base) for p in got])
+    assert [float(p * r.info.time_base) for p in src_pts] == pytest.approx(
+        [float(p * probe(out).time_base) + float(src_pts[0] * r.info.time_base) for p in got])
 
 
 def test_writer_h265_and_stereo_marking(tmp_path):

@@ -24,8 +24,10 @@ from test_media import audio_packets, make_clip, pattern, write_audio_only, writ
 
 from hallucinator.config import DreamConfig
 from hallucinator.errors import UserError
-from hallucinator.io.media import VideoReader, probe, read_png_sequence
-from hallucinator.video.pipeline import Cache, compare, dream_video, is_video
+from hallucinator.io.probe import is_video, probe
+from hallucinator.io.reader import VideoReader
+from hallucinator.io.writer import read_png_sequence
+from hallucinator.video.pipeline import Cache, compare, dream_video
 
 BATTLE = "videos/panolens-1941-battle-640x320.mp4"
 CONGO = "videos/gvr-congo-stereo-tb.mp4"
@@ -417,7 +419,7 @@ def test_hallucination_machine_preset_selects_the_2017_blend():
         with pytest.raises(UserError):
             o = options_from_args(parser.parse_args(["dream", "in.mp4", "out.mp4", *bad]))
             from hallucinator.video.pipeline import plan_layout
-            from hallucinator.io.media import VideoInfo
+            from hallucinator.io.probe import VideoInfo
 
             plan_layout(VideoInfo("x", 512, 256, Fraction(25), Fraction(1, 25), 1, 1.0, "h264", "yuv420p", 8, False,
                                   None, 0, None, None, 0), o)

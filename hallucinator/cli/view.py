@@ -116,7 +116,7 @@ def run_view(args) -> int:
         print(f"wrote {args.export} ({n} frames, {size[0]}x{size[1]})")
         return 0
     from ..viewer.app import Viewer
-    from ..viewer.frames import IMAGE_SUFFIXES
+    from ..io.images import IMAGE_SUFFIXES
 
     if args.headless and args.duration is None and args.frames is None and not args.replay_pose \
             and Path(args.source).suffix.lower() in IMAGE_SUFFIXES:

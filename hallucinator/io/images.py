@@ -11,7 +11,8 @@ import numpy as np
 from ..atomic import atomic_write
 from ..errors import UserError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr", ".hdr")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr", ".hdr", ".gif")  # still images
+WRITABLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
 
 def read_image(path: str, notes: Optional[List[str]] = None) -> np.ndarray:
@@ -74,7 +75,7 @@ def check_writable(path: str) -> Path:
 def write_image(path: str, img: np.ndarray) -> None:
     """Write uint8 HWC RGB atomically (a temporary name in the same folder, then a rename)."""
     p = check_writable(path)
-    if p.suffix.lower() not in IMAGE_SUFFIXES[:7]:
+    if p.suffix.lower() not in WRITABLE_SUFFIXES:
         raise UserError(f"cannot write images with suffix {p.suffix!r}; use .png, .jpg, .tif or .webp")
     params = [cv2.IMWRITE_JPEG_QUALITY, 95] if p.suffix.lower() in (".jpg", ".jpeg") else []
     ok, buf = cv2.imencode(p.suffix.lower() if p.suffix.lower() != ".tiff" else ".tif",
@@ -95,4 +96,5 @@ def write_image(path: str, img: np.ndarray) -> None:
 
 
 def is_image_path(path: str) -> bool:
+    """True when ``path`` ends in a still-image suffix."""
     return Path(path).suffix.lower() in IMAGE_SUFFIXES

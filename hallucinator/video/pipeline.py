@@ -47,11 +47,9 @@ from ..errors import UserError
 from ..atomic import atomic_write
 from ..provenance import sha256_file, short_hash, versions
 from .flow import FlowParams
-from ..io.media import PngSequenceWriter, VideoInfo, VideoReader, VideoWriter, disk_full
-
-VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts",
-                    ".wmv", ".flv", ".3gp", ".ogv", ".y4m"}
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".exr", ".hdr", ".gif"}
+from ..io.probe import VideoInfo, is_video
+from ..io.reader import VideoReader
+from ..io.writer import PngSequenceWriter, VideoWriter, disk_full
 CACHE_VERSION = 1
 
 
@@ -122,23 +120,6 @@ def default_cache_dir() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "hallucinator"
-
-
-def is_video(path) -> bool:
-    """True when ``path`` names a video (by extension; unknown extensions are probed with FFmpeg)."""
-    ext = Path(str(path)).suffix.lower()
-    if ext in VIDEO_EXTENSIONS:
-        return True
-    if ext in IMAGE_EXTENSIONS or not os.path.isfile(str(path)):
-        return False
-    try:
-        import av
-
-        with av.open(str(path)) as c:
-            return bool(c.streams.video) and (c.streams.video[0].frames or 0) != 1 and \
-                c.format.name not in ("image2", "png_pipe", "jpeg_pipe", "webp_pipe")
-    except Exception:
-        return False
 
 
 # ----------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def export_replay(dream, pose_log, output=None, size: Tuple[int, int] = (1280, 7
             s.planar = v.renderer.planar
     try:
         if output is not None:
-            from ..io.media import VideoWriter
+            from ..io.writer import VideoWriter
 
             writer = VideoWriter(output, fps=out_fps, width=size[0], height=size[1], crf=crf, spherical=False,
                                  metadata={"comment": f"hallucinator replay of {Path(str(pose_log)).name}"})

@@ -19,8 +19,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import UserError
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".exr"}
+from ..io.images import IMAGE_SUFFIXES
 
 
 def yuv_matrix(colorspace: int = 2, color_range: int = 0, height: int = 0, full_range_format: bool = False):
