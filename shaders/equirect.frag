@@ -29,7 +29,6 @@ uniform vec4  u_tan;           // frustum tangents: left, right, bottom, top (le
 uniform vec4  u_viewport;      // x, y, width, height of the target rectangle in window pixels
 uniform int   u_layout;        // 0 = mono, 1 = top-bottom stereo
 uniform int   u_eye;           // 0 = left (top half), 1 = right (bottom half)
-uniform float u_brightness;    // multiplies the result (1 = unchanged)
 
 out vec4 frag_color;
 
@@ -71,5 +70,5 @@ void main() {
                              u_control_offset, s, t);
         color = control + u_dose * (color - control);
     }
-    frag_color = vec4(clamp(color * u_brightness, 0.0, 1.0), 1.0);
+    frag_color = vec4(clamp(color, 0.0, 1.0), 1.0);
 }

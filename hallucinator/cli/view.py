@@ -6,6 +6,10 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
+from ..io.probe import STEREO_CHOICES
+
+
+EYES = ("left", "right")
 
 
 def register(sub):
@@ -39,9 +43,10 @@ def register(sub):
     p.add_argument("--fullscreen", action="store_true", help="fill the primary monitor")
     p.add_argument("--headless", action="store_true", help="no visible window (offscreen; e.g. under Xvfb)")
     p.add_argument("--xr", action="store_true", help="render to an OpenXR headset; the window mirrors one eye")
-    p.add_argument("--stereo", choices=["auto", "mono", "tb"], default="auto",
-                   help="source layout: mono, tb (top-bottom, left eye on top), or auto from the file's metadata")
-    p.add_argument("--eye", choices=["left", "right"], default="left", help="eye shown on a desktop (stereo)")
+    p.add_argument("--stereo", choices=STEREO_CHOICES, default="auto",
+                   help="source layout: mono, top-bottom (or tb; left eye on top), or auto from the file's metadata")
+    p.add_argument("--eye", choices=EYES, default="left",
+                   help="eye shown on a desktop, in screenshots and in exports (stereo)")
     p.add_argument("--no-audio", action="store_true", help="play without sound (the wall clock drives the video)")
     p.add_argument("--audio-device", help="sounddevice output device (name or index); 'none' = a virtual output "
                         "(no sound; the clock still follows the audio)")
@@ -88,7 +93,7 @@ def run_view(args) -> int:
         raise UserError(f"control {args.control} not found; give the matched control video")
     if not (1.0 <= args.fov <= 179.0):
         raise UserError(f"--fov {args.fov:g} is out of range; use 1 to 179 degrees")
-    eye = 0 if args.eye == "left" else 1
+    eye = EYES.index(args.eye)
     if args.export and not args.replay_pose:
         raise UserError("--export needs --replay-pose LOG (the views to render)")
     if args.xr and (args.screenshot or args.export):
@@ -112,14 +117,14 @@ def run_view(args) -> int:
         return 0
     if args.export:
         n = export_replay(args.source, args.replay_pose, args.export, size=size, control=args.control,
-                          stereo=args.stereo, progress=sys.stdout.isatty())
+                          stereo=args.stereo, eye=eye, progress=sys.stdout.isatty())
         print(f"wrote {args.export} ({n} frames, {size[0]}x{size[1]})")
         return 0
+    from ..io.images import is_image_path
     from ..viewer.app import Viewer
-    from ..io.images import IMAGE_SUFFIXES
 
     if args.headless and args.duration is None and args.frames is None and not args.replay_pose \
-            and Path(args.source).suffix.lower() in IMAGE_SUFFIXES:
+            and is_image_path(args.source):
         raise UserError("a still image shown --headless would never end; add --duration SECONDS "
                         "(or use --screenshot)")
     if args.replay_pose:
@@ -131,7 +136,7 @@ def run_view(args) -> int:
         summary = v.play(args.source, control=args.control, dose=args.dose, duration_s=args.duration,
                          max_frames=args.frames, pose=pose, pose_log=args.pose_log, start_s=args.start,
                          loop=args.loop, audio=not args.no_audio, audio_device=_audio_device(args.audio_device),
-                         realtime=args.realtime, stereo=args.stereo, hwaccel=args.hwaccel)
+                         realtime=args.realtime, stereo=args.stereo, eye=eye, hwaccel=args.hwaccel)
     print(summary.line())
     if args.pose_log:
         print(f"pose log: {args.pose_log} ({summary.frames_presented} rows)")

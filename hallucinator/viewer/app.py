@@ -30,29 +30,25 @@ API (stable):
     X display such as Xvfb, but shows nothing).  ``xr=True`` opens an OpenXR
     session (:mod:`hallucinator.viewer.xr`) and raises :class:`UserError` when no
     runtime is present.
-``play(dream, control=None, dose=1.0, duration_s=None, max_frames=None, pose=None, pose_log=None,
-       on_frame=None, start_s=0.0, loop=False, audio=True, audio_device=None, realtime=True,
-       stereo="auto", keys=True, hwaccel=False, log_metadata=None, on_events=None) -> PlaybackSummary``
-    ``dream``/``control``: paths (video or image) or already opened sources
-    (:mod:`hallucinator.viewer.frames`).  ``pose``: a pose source
-    (:mod:`hallucinator.viewer.pose`); default mouse/keyboard.  ``pose_log``:
-    path of a TSV written one row per displayed frame.  ``on_frame(info)``
-    gets a :class:`FrameInfo` after the scene is drawn and before the buffer
-    swap (draw on top with your own GL; return ``False`` to stop).
+``play(dream, **options) -> PlaybackSummary``
+    The options are the fields of :class:`.request.PlaybackRequest` (``control``,
+    ``dose``, ``duration_s``, ``max_frames``, ``pose``, ``pose_log``,
+    ``on_frame``, ``start_s``, ``loop``, ``audio``, ``audio_device``,
+    ``realtime``, ``stereo``, ``eye``, ``keys``, ``hwaccel``, ``log_metadata``,
+    ``on_events``); its docstring says what each does.  ``on_frame(info)``
+    gets a :class:`.records.FrameInfo` after the scene is drawn and before the
+    buffer swap (draw on top with your own GL; return ``False`` to stop);
     ``on_events(events, t)`` gets input on every pass of the loop as soon as it
-    arrives (not only when a frame is drawn; return ``False`` to stop);
-    ``log_metadata`` goes into the pose log's sidecar.
-    ``realtime=False`` shows every frame once, as fast as it renders (clock
-    steps by one frame; no audio).  ``audio_device=False`` plays sound into a
-    virtual output (the clock still follows the audio).  Keys while playing
-    (``keys=True``): space pause, PgUp/PgDn or shift+left/right seek 5 s, Home
-    restart, [ ] dose -/+ 0.1, \\ back to the dose timeline, h status line,
-    f fullscreen, l loop, Esc/q stop; mouse drag, arrows, +/- and the wheel
-    look around (pose source permitting).  Closing the window always stops
-    playback (``PlaybackSummary.ended_by == "closed"``).
+    arrives (not only when a frame is drawn; return ``False`` to stop).  Keys
+    while playing (``keys=True``, the table in :mod:`.keys`): space pause,
+    PgUp/PgDn or shift+left/right seek 5 s, Home restart, [ ] dose -/+ 0.1,
+    \\ back to the dose timeline, h status line, f fullscreen, l loop, Esc/q
+    stop; mouse drag, arrows, +/- and the wheel look around (pose source
+    permitting).  Closing the window always stops playback
+    (``PlaybackSummary.ended_by == "closed"``).
 ``render_view(pose, dose=1.0, eye=0) -> np.ndarray``
     Draw the current frames at ``pose`` and return the RGB pixels (uint8, row 0 on top).
-``set_frames(dream, control=None, layout="mono")``
+``set_frames(dream, control=None, layout="mono")`` (``layout``: a :class:`~hallucinator.io.probe.Stereo` or its word)
     Upload frames yourself (RGB arrays or :class:`frames.Frame`; stills, your own decoding).
 ``poll() -> list[Event]``, ``wait(timeout) -> list[Event]``, ``idle(timeout)`` (sleep, events
 stay queued), ``inject(event)``, ``clear(rgb)``, ``draw_text(...)``,
@@ -66,20 +62,19 @@ that kind needs (GLFW key codes, ``action`` PRESS/RELEASE/REPEAT, ``mods``).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from ..errors import UserError
-from .dose import DoseTimeline
+from ..io.probe import Stereo, parse_stereo
 from .pose import Pose
-
-SEEK_STEP_S = 5.0
-DOSE_STEP = 0.1
+from .records import PlaybackSummary
 
 
 @dataclass
@@ -98,52 +93,6 @@ class Event:
     time: float = field(default_factory=time.monotonic)
 
 
-@dataclass
-class FrameInfo:
-    """What ``on_frame`` is told about the frame about to be shown."""
-
-    viewer: "Viewer"
-    time: float                # playback clock (s)
-    frame: int                 # video frame index in the file
-    frame_time: float          # that frame's presentation time (s, on the playback timeline)
-    pose: Pose
-    dose: float
-    dropped: int               # video frames skipped just before this one
-    presented: int             # how many frames were presented before this one
-    events: List[Event]
-    size: Tuple[int, int]      # framebuffer (w, h)
-
-
-@dataclass
-class PlaybackSummary:
-    frames_presented: int = 0          # buffer swaps (== pose log rows)
-    video_frames: int = 0              # distinct video frames shown
-    dropped: int = 0                   # video frames never shown
-    late: int = 0                      # frames shown more than one frame period after their time
-    first_frame: int = -1
-    last_frame: int = -1
-    frame_indices: List[int] = field(default_factory=list)
-    clock: str = "wall"                # audio, audio-virtual, wall, step
-    fps: float = 0.0                   # source frame rate
-    wall_seconds: float = 0.0
-    media_seconds: float = 0.0         # playback clock advanced
-    max_av_offset_s: float = 0.0       # max |clock - shown frame time| at presentation
-    mean_upload_ms: float = 0.0
-    mean_render_ms: float = 0.0
-    audio_underruns: int = 0
-    dose_events: List[Tuple[float, float, str]] = field(default_factory=list)
-    ended_by: str = ""                 # end, duration, frames, closed, callback
-    decoder: str = ""                  # software, or the hardware decoder FFmpeg used
-    pose_log: Optional[str] = None
-
-    def line(self) -> str:
-        return (f"{self.frames_presented} frames presented ({self.video_frames} video frames, "
-                f"{self.dropped} dropped, {self.late} late) in {self.wall_seconds:.2f} s; clock {self.clock}, "
-                f"max A/V offset {self.max_av_offset_s * 1000:.1f} ms; "
-                f"{self.decoder + ' decoding; ' if self.decoder else ''}upload {self.mean_upload_ms:.2f} ms, "
-                f"render {self.mean_render_ms:.2f} ms per frame")
-
-
 def _glfw():
     import glfw
 
@@ -153,19 +102,20 @@ def _glfw():
 _GLFW_USERS = 0   # viewers alive in this process: GLFW is terminated only when the last one closes
 
 
-def _glfw_acquire():
+@contextlib.contextmanager
+def _glfw_held():
+    """GLFW initialised while the block runs (shared by the viewers alive in this process)."""
     global _GLFW_USERS
     glfw = _glfw()
     if _GLFW_USERS == 0 and not glfw.init():
         raise UserError("GLFW could not initialise a window system; check $DISPLAY (or use xvfb-run)")
     _GLFW_USERS += 1
-
-
-def _glfw_release():
-    global _GLFW_USERS
-    _GLFW_USERS = max(0, _GLFW_USERS - 1)
-    if _GLFW_USERS == 0:
-        _glfw().terminate()
+    try:
+        yield
+    finally:
+        _GLFW_USERS -= 1
+        if _GLFW_USERS == 0:
+            glfw.terminate()
 
 
 class Viewer:
@@ -187,6 +137,7 @@ class Viewer:
         self._fbo = None
         self._events: List[Event] = []
         self._windowed_geometry = None
+        self._stack = contextlib.ExitStack()
 
     # -- lifetime --------------------------------------------------------------
     def __enter__(self) -> "Viewer":
@@ -197,7 +148,7 @@ class Viewer:
         self.close()
 
     def open(self):
-        glfw = _glfw()
+        """Open the window, the GL objects and (``xr``) the headset session; on failure nothing stays open."""
         if self.xr_requested:
             # fail before any window appears when there is no runtime at all
             from .xr import check_runtime
@@ -206,8 +157,31 @@ class Viewer:
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise UserError("no display to open a window on ($DISPLAY is not set); run it on a desktop, "
                             "or headless under xvfb-run")
-        _glfw_acquire()
-        self._glfw_held = True
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(_glfw_held())
+            self.window = self._create_window()
+            stack.callback(self._destroy_window)
+            self._install_callbacks()
+            from .renderer import EquirectRenderer, Overlay
+
+            self.renderer = EquirectRenderer()
+            stack.callback(self.renderer.delete)
+            self.overlay = Overlay()
+            stack.callback(self.overlay.delete)
+            if not self.visible:
+                from .gl import Framebuffer
+
+                self._fbo = Framebuffer(*self.size)
+                stack.callback(self._fbo.delete)
+            if self.xr_requested:
+                from .xr import XRSession
+
+                self.xr = stack.enter_context(XRSession(self))
+            self._stack = stack.pop_all()
+        return self
+
+    def _create_window(self):
+        glfw = _glfw()
         glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
         glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
         glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
@@ -219,51 +193,29 @@ class Viewer:
         if monitor:
             mode = glfw.get_video_mode(monitor)
             w, h = mode.size.width, mode.size.height
-        self.window = glfw.create_window(w if self.visible else max(16, min(w, 64)),
-                                         h if self.visible else max(16, min(h, 64)), self.title, monitor, None)
-        if not self.window:
-            _glfw_release()
-            self._glfw_held = False
+        window = glfw.create_window(w if self.visible else max(16, min(w, 64)),
+                                    h if self.visible else max(16, min(h, 64)), self.title, monitor, None)
+        if not window:
             raise UserError("could not create an OpenGL 3.3 core window; update the graphics driver "
                             "(Mesa >= 10 works) or check $DISPLAY")
-        glfw.make_context_current(self.window)
+        glfw.make_context_current(window)
         glfw.swap_interval(1 if (self.vsync and self.visible) else 0)
-        self._install_callbacks()
-        from .renderer import EquirectRenderer, Overlay
+        return window
 
-        self.renderer = EquirectRenderer()
-        self.overlay = Overlay()
-        if not self.visible:
-            from .gl import Framebuffer
-
-            self._fbo = Framebuffer(*self.size)
-        if self.xr_requested:
-            from .xr import XRSession
-
-            self.xr = XRSession(self)
-            self.xr.open()
-        return self
+    def _destroy_window(self):
+        _glfw().destroy_window(self.window)
+        self.window = None
 
     def close(self):
-        glfw = _glfw()
+        """Close everything :meth:`open` opened, in reverse order (the GL objects with their context current)."""
         if self.window is None:
             return
-        glfw.make_context_current(self.window)
-        if self.xr is not None:
-            self.xr.close()
-            self.xr = None
-        for obj in (self.renderer, self.overlay, self._fbo):
-            if obj is not None:
-                try:
-                    obj.delete()
-                except Exception:
-                    pass
-        self.renderer = self.overlay = self._fbo = None
-        glfw.destroy_window(self.window)
-        self.window = None
-        if getattr(self, "_glfw_held", False):
-            self._glfw_held = False
-            _glfw_release()
+        self.make_current()
+        stack, self._stack = self._stack, contextlib.ExitStack()
+        try:
+            stack.close()
+        finally:
+            self.xr = self.renderer = self.overlay = self._fbo = None
 
     def make_current(self):
         """Make this viewer's GL context current on the calling thread (other viewers may have taken it)."""
@@ -394,15 +346,17 @@ class Viewer:
         w, h = self.framebuffer_size
         return read_pixels(0, 0, w, h, self.target)
 
-    def set_frames(self, dream, control=None, layout: str = "mono"):
-        """Upload frames to show: uint8 (H, W, 3) RGB equirect arrays, or :class:`frames.Frame` objects."""
+    def set_frames(self, dream, control=None, layout=Stereo.MONO):
+        """Upload frames to show: uint8 (H, W, 3) RGB equirect arrays, or :class:`frames.Frame` objects.
+
+        ``layout``: a :class:`Stereo` or its word (``mono``, ``top-bottom``, ``tb``)."""
         self.make_current()
         self.renderer.set_frame("dream", dream)
         if control is not None:
             self.renderer.set_frame("control", control)
         else:
             self.renderer.clear_control()
-        self.renderer.layout = layout
+        self.renderer.layout = parse_stereo(layout) or Stereo.MONO
 
     def draw_view(self, pose: Pose, dose: float = 1.0, eye: int = 0):
         """Draw the current frames at ``pose`` over the whole target."""
@@ -416,19 +370,13 @@ class Viewer:
         return self.read_pixels()
 
     # -- playback --------------------------------------------------------------
-    def play(self, dream, control=None, dose: Union[float, str, DoseTimeline] = 1.0,
-             duration_s: Optional[float] = None, max_frames: Optional[int] = None, pose=None,
-             pose_log=None, on_frame: Optional[Callable[[FrameInfo], Any]] = None, start_s: float = 0.0,
-             loop: bool = False, audio: bool = True, audio_device=None, realtime: bool = True,
-             stereo: str = "auto", keys: bool = True, hwaccel: bool = False,
-             log_metadata: Optional[dict] = None,
-             on_events: Optional[Callable[[List[Event], float], Any]] = None) -> PlaybackSummary:
+    def play(self, dream, **options) -> PlaybackSummary:
         """Play ``dream`` (mixed with ``control`` by ``dose``) until the end, ``duration_s``, ``max_frames``
-        video frames, Esc/q, the window closing, or ``on_frame`` returning False.  See the module docstring."""
+        video frames, Esc/q, the window closing, or a callback returning False.  ``options``: the fields of
+        :class:`.request.PlaybackRequest`."""
         from .player import Playback
+        from .request import PlaybackRequest
 
+        request = PlaybackRequest(dream=dream, **options)
         self.make_current()
-        return Playback(self, dream, control=control, dose=dose, duration_s=duration_s, max_frames=max_frames,
-                        pose=pose, pose_log=pose_log, on_frame=on_frame, start_s=start_s, loop=loop, audio=audio,
-                        audio_device=audio_device, realtime=realtime, stereo=stereo, keys=keys, hwaccel=hwaccel,
-                        log_metadata=log_metadata, on_events=on_events).run()
+        return Playback(self, request).run()

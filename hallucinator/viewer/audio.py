@@ -8,8 +8,10 @@ When there is no sound device (servers, CI, ``device=False``) it runs a
 clock: the clock stays audio-driven (it stalls when decoding falls behind,
 like a real device would) and the video code does not know the difference.
 
-:class:`WallClock` is the clock for silent media; both have the same methods:
-``start()``, ``time()``, ``pause(flag)``, ``seek(t)``, ``close()``.
+:class:`WallClock` is the clock for silent media, :class:`StepClock` the one for
+showing every frame once, :class:`LoopingClock` keeps an audio clock counting
+up through a looping video; all have the same methods: ``start()``, ``time()``,
+``pause(flag)``, ``paused``, ``seek(t)``, ``close()``.
 """
 from __future__ import annotations
 
@@ -349,3 +351,42 @@ class AudioClock:
             self.container.close()
         except Exception:
             pass
+
+
+class LoopingClock:
+    """Wraps an audio clock so a looping video keeps one continuous playback timeline."""
+
+    def __init__(self, inner: AudioClock, duration: float):
+        self.inner, self.duration, self.loops = inner, duration, 0
+        self.kind = inner.kind
+
+    @property
+    def virtual(self) -> bool:
+        return self.inner.virtual
+
+    @property
+    def underruns(self) -> int:
+        return self.inner.underruns
+
+    def start(self):
+        self.inner.start()
+
+    def time(self) -> float:
+        if self.inner.ended and self.duration:
+            self.loops += 1
+            self.inner.seek(0.0)
+        return self.loops * self.duration + self.inner.time()
+
+    def pause(self, flag: bool = True):
+        self.inner.pause(flag)
+
+    @property
+    def paused(self) -> bool:
+        return self.inner.paused
+
+    def seek(self, t: float):
+        self.loops = int(t // self.duration) if self.duration else 0
+        self.inner.seek(t - self.loops * self.duration)
+
+    def close(self):
+        self.inner.close()

@@ -6,15 +6,21 @@ Times take ``s``, ``ms``, ``min`` suffixes (plain numbers are seconds) or
 ``M:SS``.  Between keyframes the dose moves linearly; before the first and after
 the last it holds.  A timeline file holds the same text; newlines and commas also
 separate keyframes and ``#`` starts a comment.
+
+:class:`DoseDial` is the dose during playback: the timeline, unless the viewer's
+keys took the dial (by :data:`DOSE_STEP` per press) until they give it back.
 """
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
 from pathlib import Path
-from typing import List, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 from ..errors import UserError
+
+DOSE_STEP = 0.1         # one press of the dose keys ([ and ]) moves the dose by this much
+MAX_DOSE = 2.0          # the keys stop here (above 1 exaggerates the dream)
 
 _TIME = re.compile(r"^\s*(?:(\d+):(\d+(?:\.\d*)?)|(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|sec|min|m)?)\s*$")
 
@@ -111,3 +117,51 @@ class DoseTimeline:
 
     def __str__(self) -> str:
         return " -> ".join(f"{t:g}s:{d:g}" for t, d in self.keys)
+
+
+class DoseDial:
+    """The dose shown at playback time ``t``: the timeline's, or a value set by hand.
+
+    Each change worth logging (the start, a keyframe reached, a key press, the hand
+    given back to the timeline) comes back as ``(t, value, why)``.
+    """
+
+    def __init__(self, timeline: DoseTimeline):
+        self.timeline = timeline
+        self.manual: Optional[float] = None
+        self._next_key = 0
+        self._begin: Optional[float] = None
+
+    def value(self, t: float) -> float:
+        return self.manual if self.manual is not None else self.timeline.value(t)
+
+    @property
+    def animated(self) -> bool:
+        """The dose moves on its own (a ramp that the keys have not overridden)."""
+        return self.manual is None and not self.timeline.is_constant
+
+    def start(self, t: float) -> Tuple[float, float, str]:
+        self._begin = t
+        return (t, self.value(t), "start")
+
+    def keyframes_reached(self, t: float) -> List[Tuple[float, float, str]]:
+        """Timeline keyframes passed since the last call (after the start, while the timeline rules)."""
+        keys, out = self.timeline.keys, []
+        if self.manual is not None or self._begin is None:
+            return out
+        while self._next_key < len(keys) and keys[self._next_key][0] <= t:
+            kt, kd = keys[self._next_key]
+            if kt > self._begin:
+                out.append((kt, kd, "timeline"))
+            self._next_key += 1
+        return out
+
+    def nudge(self, t: float, steps: int) -> Tuple[float, float, str]:
+        """Take the dial by hand and move it ``steps`` presses (negative: down)."""
+        self.manual = round(max(0.0, min(MAX_DOSE, self.value(t) + steps * DOSE_STEP)), 3)
+        return (t, self.manual, "key")
+
+    def release(self, t: float) -> Tuple[float, float, str]:
+        """Give the dial back to the timeline."""
+        self.manual = None
+        return (t, self.value(t), "timeline")

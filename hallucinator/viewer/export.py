@@ -6,6 +6,7 @@ pixels the participant saw.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Tuple
@@ -15,6 +16,7 @@ import numpy as np
 from ..errors import UserError
 from .frames import ImageSource, VideoSource, open_source
 from .pose import Pose, ReplayPose
+from .request import resolve_stereo
 
 
 def save_png(image: np.ndarray, path) -> Path:
@@ -50,35 +52,42 @@ def _frame_image(src, time_s: float = 0.0, index: Optional[int] = None):
     return f, f.index
 
 
+def _open(source, stack: contextlib.ExitStack):
+    """A frame source for a path (closed with ``stack``) or an RGB array; None stays None."""
+    if source is None:
+        return None
+    if isinstance(source, np.ndarray):
+        return ImageSource.from_array(source)
+    src = open_source(source)
+    stack.callback(src.close)
+    return src
+
+
+def _match_renderer(viewer, *sources):
+    """Decode as live playback on this renderer would (4:2:0 planes on GPUs, RGB on CPU rasterisers)."""
+    for s in sources:
+        if isinstance(s, VideoSource):
+            s.planar = viewer.renderer.planar
+
+
 def render_still(source, pose: Pose, size: Tuple[int, int], time_s: float = 0.0, dose: float = 1.0,
-                 control=None, stereo: str = "auto", eye: int = 0, viewer=None) -> np.ndarray:
-    """Render one view of ``source`` (image or video path, or array) at ``time_s``; returns RGB uint8 (h, w, 3)."""
+                 control=None, stereo="auto", eye: int = 0, viewer=None) -> np.ndarray:
+    """Render one view of ``source`` (image or video path, or array) at ``time_s``; returns RGB uint8 (h, w, 3).
+
+    ``stereo``: a :class:`~hallucinator.io.probe.Stereo` or its word (``auto`` reads the file); ``eye`` 0 left, 1 right.
+    """
     from .app import Viewer
 
-    src = ImageSource.from_array(source) if isinstance(source, np.ndarray) else open_source(source)
-    ctrl = None
-    if control is not None:
-        ctrl = ImageSource.from_array(control) if isinstance(control, np.ndarray) else open_source(control)
-    try:
-        layout = stereo if stereo != "auto" else (getattr(src, "stereo", "mono") if getattr(src, "stereo", "mono")
-                                                  in ("mono", "tb") else "mono")
-        def draw(v):
-            for s in (src, ctrl):
-                if isinstance(s, VideoSource):
-                    s.planar = v.renderer.planar
-            img, index = _frame_image(src, time_s)
-            cimg = _frame_image(ctrl, time_s, index if not ctrl.is_still else None)[0] if ctrl is not None else None
-            v.set_frames(img, cimg, layout)
-            return v.render_view(pose, dose, eye)
-
-        if viewer is not None:
-            return draw(viewer)
-        with Viewer(size=size, visible=False) as v:
-            return draw(v)
-    finally:
-        for s in (src, ctrl):
-            if s is not None:
-                s.close()
+    with contextlib.ExitStack() as stack:
+        src = _open(source, stack)
+        ctrl = _open(control, stack)
+        layout = resolve_stereo(stereo, src)
+        v = viewer if viewer is not None else stack.enter_context(Viewer(size=size, visible=False))
+        _match_renderer(v, src, ctrl)
+        img, index = _frame_image(src, time_s)
+        cimg = _frame_image(ctrl, time_s, index if not ctrl.is_still else None)[0] if ctrl is not None else None
+        v.set_frames(img, cimg, layout)
+        return v.render_view(pose, dose, eye)
 
 
 def replay_frames(rows: Sequence[dict], fps: float, per_row: Optional[bool] = None):
@@ -101,11 +110,11 @@ def replay_frames(rows: Sequence[dict], fps: float, per_row: Optional[bool] = No
 
 def export_replay(dream, pose_log, output=None, size: Tuple[int, int] = (1280, 720), control=None,
                   fps: Optional[float] = None, sink: Optional[Callable[[np.ndarray, dict], None]] = None,
-                  stereo: str = "auto", per_row: Optional[bool] = None, crf: int = 18, progress: bool = False,
-                  viewer=None) -> int:
-    """Render the viewport sequence recorded in ``pose_log`` (rows from --pose-log).
+                  stereo="auto", eye: int = 0, per_row: Optional[bool] = None, crf: int = 18,
+                  progress: bool = False, viewer=None) -> int:
+    """Render the viewport sequence recorded in ``pose_log`` (rows from --pose-log) as eye ``eye`` saw it.
 
-    Writes an MP4 to ``output`` (atomically, through :mod:`hallucinator.media`)
+    Writes an MP4 to ``output`` (atomically, through :mod:`hallucinator.io.writer`)
     and/or passes each frame to ``sink(image, row)``.  Returns the number of
     frames rendered.
     """
@@ -114,28 +123,23 @@ def export_replay(dream, pose_log, output=None, size: Tuple[int, int] = (1280, 7
     rows = pose_log if isinstance(pose_log, list) else ReplayPose.from_file(pose_log).rows
     if not rows:
         raise UserError(f"pose log {pose_log} has no rows; record one with --pose-log")
-    src = open_source(dream) if not isinstance(dream, np.ndarray) else ImageSource.from_array(dream)
-    ctrl = None
-    if control is not None:
-        ctrl = open_source(control) if not isinstance(control, np.ndarray) else ImageSource.from_array(control)
-    out_fps = fps or (src.fps if not src.is_still else 30.0) or 30.0
-    chosen = replay_frames(rows, out_fps, per_row)
-    layout = stereo if stereo != "auto" else (src.stereo if src.stereo in ("mono", "tb") else "mono")
-    writer = None
-    n = 0
-    own = viewer is None
-    v = viewer or Viewer(size=size, visible=False).open()
-    for s in (src, ctrl):
-        if isinstance(s, VideoSource):
-            s.planar = v.renderer.planar
-    try:
+    with contextlib.ExitStack() as stack:
+        src = _open(dream, stack)
+        ctrl = _open(control, stack)
+        out_fps = fps or (src.fps if not src.is_still else 30.0) or 30.0
+        chosen = replay_frames(rows, out_fps, per_row)
+        layout = resolve_stereo(stereo, src)
+        v = viewer if viewer is not None else stack.enter_context(Viewer(size=size, visible=False))
+        _match_renderer(v, src, ctrl)
+        writer = None
         if output is not None:
             from ..io.writer import VideoWriter
 
             writer = VideoWriter(output, fps=out_fps, width=size[0], height=size[1], crf=crf, spherical=False,
                                  metadata={"comment": f"hallucinator replay of {Path(str(pose_log)).name}"})
+            stack.push(lambda kind, exc, tb: writer.abort() if kind is not None else writer.close())
         last_index = None
-        for row in chosen:
+        for n, row in enumerate(chosen, 1):
             if row["frame"] != last_index:
                 img, _ = _frame_image(src, index=row["frame"])
                 cimg = None
@@ -143,25 +147,11 @@ def export_replay(dream, pose_log, output=None, size: Tuple[int, int] = (1280, 7
                     cimg = _frame_image(ctrl, index=None if ctrl.is_still else row["frame"])[0]
                 v.set_frames(img, cimg, layout)
                 last_index = row["frame"]
-            pixels = v.render_view(ReplayPose.row_pose(row), float(row.get("dose", 1.0)))
+            pixels = v.render_view(ReplayPose.row_pose(row), float(row.get("dose", 1.0)), eye)
             if writer is not None:
                 writer.write(pixels)
             if sink is not None:
                 sink(pixels, row)
-            n += 1
-            if progress and n % 50 == 0:
-                print(f"\rexport: {n}/{len(chosen)} frames", end="", flush=True)
-        if writer is not None:
-            writer.close()
-            writer = None
-        if progress:
-            print(f"\rexport: {n}/{len(chosen)} frames")
-    finally:
-        if writer is not None:
-            writer.abort()
-        if own:
-            v.close()
-        for s in (src, ctrl):
-            if s is not None:
-                s.close()
-    return n
+            if progress and (n % 50 == 0 or n == len(chosen)):
+                print(f"\rexport: {n}/{len(chosen)} frames", end="\n" if n == len(chosen) else "", flush=True)
+    return len(chosen)

@@ -211,12 +211,3 @@ def read_pixels(x: int, y: int, width: int, height: int, framebuffer: int = 0) -
     arr = np.frombuffer(data, dtype=np.uint8).reshape(height, width, 3)
     return arr[::-1].copy()
 
-
-def blit(src_fbo: int, src_size, dst_fbo: int, dst_rect):
-    """Copy a framebuffer's colour onto another (e.g. an eye's image onto the desktop window)."""
-    GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, src_fbo)
-    GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, dst_fbo)
-    x, y, w, h = dst_rect
-    GL.glBlitFramebuffer(0, 0, src_size[0], src_size[1], x, y, x + w, y + h, GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR)
-    GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, 0)
-    GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, 0)

@@ -7,16 +7,16 @@ into the bound framebuffer's ``viewport``.  Also a tiny text/image overlay
 """
 from __future__ import annotations
 
-import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from OpenGL import GL
 
+from ..io.probe import Stereo
 from .gl import Program, Texture
 from .pose import Pose, symmetric_tangents
 
-LAYOUTS = {"mono": 0, "tb": 1}
+LAYOUTS = {Stereo.MONO: 0, Stereo.TOP_BOTTOM: 1}   # the shader's u_layout
 
 
 class _Source:
@@ -34,14 +34,6 @@ class _Source:
         for t, p in zip(self.textures, planes):
             t.upload(p)
         self.yuv = yuv
-
-    @property
-    def width(self):
-        return self.textures[0].width
-
-    @property
-    def height(self):
-        return self.textures[0].height
 
     def bind(self, program, prefix: str, first_unit: int):
         for i in range(3):
@@ -78,19 +70,12 @@ class EquirectRenderer:
         self.program = Program("fullscreen.vert", "equirect.frag")
         self.vao = GL.glGenVertexArrays(1)
         self.sources: Dict[str, Optional[_Source]] = {"dream": None, "control": None}
-        self.software = software_renderer()
-        self.pbo = (not self.software) if pbo == "auto" else bool(pbo)
+        software = software_renderer()
+        self.pbo = (not software) if pbo == "auto" else bool(pbo)
         # 4:2:0 planes converted in the shader halve the upload and skip the CPU conversion on GPUs;
         # on CPU rasterisers the extra texture fetches per output pixel cost more than they save
-        self.planar = not self.software
-        self.layout = "mono"
-        self.upload_seconds = 0.0
-        self.uploads = 0
-
-    @property
-    def textures(self):
-        """Kept for callers that test for a frame: the first texture of each source (or None)."""
-        return {k: (v.textures[0] if v is not None and v.textures else None) for k, v in self.sources.items()}
+        self.planar = not software
+        self.layout = Stereo.MONO
 
     def set_frame(self, which: str, frame):
         """Upload a frame as the ``dream`` or ``control`` picture.
@@ -98,7 +83,6 @@ class EquirectRenderer:
         ``frame``: uint8 (H, W, 3) RGB array (row 0 at the top) or a
         :class:`hallucinator.viewer.frames.Frame` (RGB or Y/U/V planes).
         """
-        t0 = time.perf_counter()
         if isinstance(frame, np.ndarray):
             planes, yuv = (frame,), None
         else:
@@ -107,20 +91,14 @@ class EquirectRenderer:
         if src is None:
             src = self.sources[which] = _Source()
         src.upload(planes, yuv, self.pbo)
-        self.upload_seconds += time.perf_counter() - t0
-        self.uploads += 1
 
     def clear_control(self):
         if self.sources.get("control") is not None:
             self.sources["control"].delete()
             self.sources["control"] = None
 
-    @property
-    def has_frame(self) -> bool:
-        return self.sources.get("dream") is not None
-
     def draw(self, viewport: Sequence[int], rotation, tangents: Tuple[float, float, float, float], dose: float = 1.0,
-             eye: int = 0, layout: Optional[str] = None, brightness: float = 1.0):
+             eye: int = 0, layout: Optional[Stereo] = None):
         """Render the view with camera-to-world ``rotation`` (3x3) and frustum ``tangents`` into ``viewport``."""
         dream = self.sources.get("dream")
         if dream is None:
@@ -143,12 +121,12 @@ class EquirectRenderer:
         p.set4f("u_viewport", x, y, w, h)
         p.set1i("u_layout", LAYOUTS[layout or self.layout])
         p.set1i("u_eye", eye)
-        p.set1f("u_brightness", brightness)
         GL.glBindVertexArray(self.vao)
         GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
         GL.glBindVertexArray(0)
 
-    def draw_pose(self, viewport: Sequence[int], pose: Pose, dose: float = 1.0, eye: int = 0, layout=None):
+    def draw_pose(self, viewport: Sequence[int], pose: Pose, dose: float = 1.0, eye: int = 0,
+                  layout: Optional[Stereo] = None):
         """Render a desktop view (symmetric frustum, horizontal FOV ``pose.fov``)."""
         w, h = int(viewport[2]), int(viewport[3])
         self.draw(viewport, pose.matrix, symmetric_tangents(pose.fov, w, h), dose, eye, layout)

@@ -93,59 +93,102 @@ class XRPoseSource:
 
 
 class XRSession:
-    """Instance, session, LOCAL space and per-eye swapchains on the viewer's GL context."""
+    """Instance, session, LOCAL space and per-eye swapchains on the viewer's GL context.
 
-    def __init__(self, viewer, view_type: str = "stereo"):
+    A context manager: entering creates everything (what was created is destroyed
+    again if a later step fails), leaving destroys it in reverse order.
+    """
+
+    def __init__(self, viewer):
         self.viewer = viewer
         self.xr = _import_xr()
-        self.instance = self.session = self.space = None
+        self.instance = self.system = self.session = self.space = None
         self.swapchains = []
         self.running = False
         self.exit_requested = False
         self.state = None
         self.pose_source = XRPoseSource()
         self._fbo = None
-        self._mirror = None
+        self._stack = contextlib.ExitStack()
 
-    def open(self):
+    def __enter__(self) -> "XRSession":
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self._stack.close()
+        self.instance = self.system = self.session = self.space = None
+        self.swapchains = []
+        self._fbo = None
+
+    def _destroy_later(self, destroy, handle):
+        """Destroy ``handle`` when the session closes (a runtime that is already gone is not an error)."""
+        def run():
+            try:
+                destroy(handle)
+            except self.xr.exception.XrException:
+                pass
+        self._stack.callback(run)
+
+    def _open(self):
         xr = self.xr
-        from OpenGL import GL, GLX
-
         check_runtime()
         with quiet_stderr():
             try:
                 self.instance = xr.create_instance(xr.InstanceCreateInfo(
                     application_info=xr.ApplicationInfo(application_name="hallucinator", engine_name="hallucinator"),
                     enabled_extension_names=[xr.KHR_OPENGL_ENABLE_EXTENSION_NAME]))
+                self._destroy_later(xr.destroy_instance, self.instance)
                 self.system = xr.get_system(self.instance,
                                             xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY))
             except xr.exception.XrException as exc:
-                self.close()
                 raise UserError(f"--xr: the OpenXR runtime has no headset ready ({str(exc).strip().splitlines()[0]}); "
                                 "connect and wake the headset, or run without --xr") from None
+        self._check_opengl()
+        self.viewer.make_current()
+        binding = self._graphics_binding()
+        self.session = xr.create_session(self.instance, xr.SessionCreateInfo(
+            system_id=self.system, next=ctypes.cast(ctypes.pointer(binding), ctypes.c_void_p)))
+        self._destroy_later(xr.destroy_session, self.session)
+        self.space = xr.create_reference_space(self.session, xr.ReferenceSpaceCreateInfo(
+            reference_space_type=xr.ReferenceSpaceType.LOCAL))
+        self._destroy_later(xr.destroy_space, self.space)
+        self.view_type = xr.ViewConfigurationType.PRIMARY_STEREO
+        self._create_swapchains()
+
+    def _check_opengl(self):
+        xr = self.xr
         pfn = ctypes.cast(xr.get_instance_proc_addr(self.instance, "xrGetOpenGLGraphicsRequirementsKHR"),
                           xr.PFN_xrGetOpenGLGraphicsRequirementsKHR)
         req = xr.GraphicsRequirementsOpenGLKHR()
         result = xr.check_result(xr.Result(pfn(self.instance, self.system, ctypes.byref(req))))
         if result.is_exception():
-            self.close()
             raise UserError(f"--xr: the OpenXR runtime refused OpenGL ({result}); update the runtime or the "
                             "graphics driver, or run without --xr")
-        self.viewer.make_current()
+
+    def _graphics_binding(self):
+        xr = self.xr
         if sys.platform.startswith("win"):
             from OpenGL import WGL
 
-            binding = xr.GraphicsBindingOpenGLWin32KHR(h_dc=WGL.wglGetCurrentDC(), h_glrc=WGL.wglGetCurrentContext())
-        else:
-            binding = xr.GraphicsBindingOpenGLXlibKHR(x_display=GLX.glXGetCurrentDisplay(),
-                                                      glx_drawable=GLX.glXGetCurrentDrawable(),
-                                                      glx_context=GLX.glXGetCurrentContext())
-        self._binding = binding
-        self.session = xr.create_session(self.instance, xr.SessionCreateInfo(
-            system_id=self.system, next=ctypes.cast(ctypes.pointer(binding), ctypes.c_void_p)))
-        self.space = xr.create_reference_space(self.session, xr.ReferenceSpaceCreateInfo(
-            reference_space_type=xr.ReferenceSpaceType.LOCAL))
-        self.view_type = xr.ViewConfigurationType.PRIMARY_STEREO
+            return xr.GraphicsBindingOpenGLWin32KHR(h_dc=WGL.wglGetCurrentDC(), h_glrc=WGL.wglGetCurrentContext())
+        from OpenGL import GLX
+
+        return xr.GraphicsBindingOpenGLXlibKHR(x_display=GLX.glXGetCurrentDisplay(),
+                                               glx_drawable=GLX.glXGetCurrentDrawable(),
+                                               glx_context=GLX.glXGetCurrentContext())
+
+    def _create_swapchains(self):
+        xr = self.xr
+        from OpenGL import GL
+
         views = xr.enumerate_view_configuration_views(self.instance, self.system, self.view_type)
         formats = list(xr.enumerate_swapchain_formats(self.session))
         fmt = next((f for f in (GL.GL_SRGB8_ALPHA8, GL.GL_RGBA8) if f in formats), formats[0])
@@ -155,10 +198,11 @@ class XRSession:
                 format=fmt, sample_count=1, width=vc.recommended_image_rect_width,
                 height=vc.recommended_image_rect_height, face_count=1, array_size=1, mip_count=1)
             handle = xr.create_swapchain(self.session, info)
+            self._destroy_later(xr.destroy_swapchain, handle)
             images = xr.enumerate_swapchain_images(handle, xr.SwapchainImageOpenGLKHR)
             self.swapchains.append((handle, info.width, info.height, [img.image for img in images]))
         self._fbo = GL.glGenFramebuffers(1)
-        self._mirror = (0, self.swapchains[0][1], self.swapchains[0][2])
+        self._stack.callback(GL.glDeleteFramebuffers, 1, [self._fbo])
 
     def _poll(self):
         xr = self.xr
@@ -186,8 +230,6 @@ class XRSession:
         """One headset frame: wait, locate the eyes, ``draw_eye(eye, viewport, rotation, tangents)`` into each
         swapchain image, submit.  Returns the head pose (or None when the runtime asked for no rendering)."""
         xr = self.xr
-        from OpenGL import GL
-
         self._poll()
         if self.exit_requested:
             self.viewer.request_close()
@@ -195,7 +237,7 @@ class XRSession:
         if not self.running:
             import time
 
-            time.sleep(0.05)
+            time.sleep(0.05)   # the runtime has not started the session yet; nothing to pace the loop
             return None
         state = xr.wait_frame(self.session, xr.FrameWaitInfo())
         xr.begin_frame(self.session, xr.FrameBeginInfo())
@@ -205,32 +247,7 @@ class XRSession:
             _, views = xr.locate_views(self.session, xr.ViewLocateInfo(
                 view_configuration_type=self.view_type, display_time=state.predicted_display_time, space=self.space))
             proj_views = (xr.CompositionLayerProjectionView * len(views))()
-            quats = []
-            for eye, view in enumerate(views):
-                handle, w, h, images = self.swapchains[eye]
-                idx = xr.acquire_swapchain_image(handle, xr.SwapchainImageAcquireInfo())
-                xr.wait_swapchain_image(handle, xr.SwapchainImageWaitInfo(timeout=xr.INFINITE_DURATION))
-                GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo)
-                GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, images[idx], 0)
-                o = view.pose.orientation
-                q = (o.w, o.x, o.y, o.z)
-                quats.append(q)
-                f = view.fov
-                tangents = (math.tan(f.angle_left), math.tan(f.angle_right), math.tan(f.angle_down),
-                            math.tan(f.angle_up))
-                draw_eye(eye, (0, 0, w, h), matrix_from_quat(q), tangents)
-                if eye == 0:
-                    self._mirror = (images[idx], w, h)
-                    self._mirror_fbo_tex = images[idx]
-                    self._mirror_copy()
-                GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
-                xr.release_swapchain_image(handle, xr.SwapchainImageReleaseInfo())
-                pv = proj_views[eye]
-                pv.type = xr.StructureType.COMPOSITION_LAYER_PROJECTION_VIEW
-                pv.pose, pv.fov = view.pose, view.fov
-                pv.sub_image.swapchain = handle
-                pv.sub_image.image_rect.offset.x = pv.sub_image.image_rect.offset.y = 0
-                pv.sub_image.image_rect.extent.width, pv.sub_image.image_rect.extent.height = w, h
+            quats = [self._draw_eye(eye, view, proj_views[eye], draw_eye) for eye, view in enumerate(views)]
             layer = xr.CompositionLayerProjection(space=self.space, views=proj_views)
             layers.append(ctypes.byref(layer))
             # head orientation: the normalised mean of the eyes (they differ by position, not rotation)
@@ -244,11 +261,36 @@ class XRSession:
                                                    layers=layers))
         return head
 
-    def _mirror_copy(self):
+    def _draw_eye(self, eye: int, view, pv, draw_eye: Callable):
+        """Draw one eye into its swapchain image and fill its projection view; returns the eye's quaternion."""
+        xr = self.xr
+        from OpenGL import GL
+
+        handle, w, h, images = self.swapchains[eye]
+        idx = xr.acquire_swapchain_image(handle, xr.SwapchainImageAcquireInfo())
+        xr.wait_swapchain_image(handle, xr.SwapchainImageWaitInfo(timeout=xr.INFINITE_DURATION))
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo)
+        GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, images[idx], 0)
+        o = view.pose.orientation
+        q = (o.w, o.x, o.y, o.z)
+        f = view.fov
+        tangents = (math.tan(f.angle_left), math.tan(f.angle_right), math.tan(f.angle_down), math.tan(f.angle_up))
+        draw_eye(eye, (0, 0, w, h), matrix_from_quat(q), tangents)
+        if eye == 0:
+            self._mirror_copy(w, h)
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
+        xr.release_swapchain_image(handle, xr.SwapchainImageReleaseInfo())
+        pv.type = xr.StructureType.COMPOSITION_LAYER_PROJECTION_VIEW
+        pv.pose, pv.fov = view.pose, view.fov
+        pv.sub_image.swapchain = handle
+        pv.sub_image.image_rect.offset.x = pv.sub_image.image_rect.offset.y = 0
+        pv.sub_image.image_rect.extent.width, pv.sub_image.image_rect.extent.height = w, h
+        return q
+
+    def _mirror_copy(self, w: int, h: int):
         """Blit the left eye (bound to our FBO) onto the desktop window."""
         from OpenGL import GL
 
-        _, w, h = self._mirror
         ww, wh = self.viewer.framebuffer_size
         scale = min(ww / w, wh / h)
         dw, dh = int(w * scale), int(h * scale)
@@ -259,30 +301,3 @@ class XRSession:
         x0, y0 = (ww - dw) // 2, (wh - dh) // 2
         GL.glBlitFramebuffer(0, 0, w, h, x0, y0, x0 + dw, y0 + dh, GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo)
-
-    def mirror(self):
-        """The window already holds the mirrored left eye (copied during render_frame)."""
-
-    def close(self):
-        xr = self.xr
-        try:
-            for handle, *_ in self.swapchains:
-                xr.destroy_swapchain(handle)
-            self.swapchains = []
-            if self.space is not None:
-                xr.destroy_space(self.space)
-            if self.session is not None:
-                xr.destroy_session(self.session)
-            if self.instance is not None:
-                xr.destroy_instance(self.instance)
-        except Exception:
-            pass
-        self.space = self.session = self.instance = None
-        if self._fbo:
-            try:
-                from OpenGL import GL
-
-                GL.glDeleteFramebuffers(1, [self._fbo])
-            except Exception:
-                pass
-            self._fbo = None
