@@ -4,9 +4,10 @@
 
 * ``show(screen)``       draw a participant-facing :class:`~.screens.Screen` now
 * ``poll()``             input since the last call: a list of :class:`Input` (time on the session clock)
+* ``wait(seconds)``      sleep until input may have arrived or ``seconds`` pass (the input stays for ``poll``)
 * ``play(request, on_frame)`` play a stimulus for ``request.duration`` seconds; ``on_frame(t, quat, dose)``
                          is called per displayed frame (return False to stop early); returns a :class:`PlayResult`
-* ``size``, ``close()``
+* ``size``, ``close()``; a display is a context manager that closes it
 
 Implementations: :class:`NullDisplay` (no window: simulated sessions that do
 not wait, and piloting without a GPU) and
@@ -15,6 +16,7 @@ images blended over the whole window, stimuli play through ``Viewer.play``).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -50,19 +52,26 @@ class PlayResult:
     duration: float          # seconds until the last frame
     frames: int = 0
     dropped: int = 0
-    stopped_early: bool = False
     aborted: bool = False    # Escape pressed or the window closed: the operator stops the session
     clock_pairs: List[Tuple[float, float]] = field(default_factory=list)  # (lsl time, playback time)
 
 
 class Display:
     size: Tuple[int, int] = (1280, 720)
-    interactive = True
+
+    def __enter__(self) -> "Display":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def show(self, screen: Screen) -> None:
         raise NotImplementedError
 
     def poll(self) -> List[Input]:
+        raise NotImplementedError
+
+    def wait(self, seconds: float) -> None:
         raise NotImplementedError
 
     def play(self, request: PlayRequest, on_frame) -> PlayResult:
@@ -75,8 +84,6 @@ class Display:
 class NullDisplay(Display):
     """No window.  ``play`` steps through the stimulus at ``rate`` Hz on the session clock
     (a virtual clock makes that instant), calling ``on_frame`` with the scripted pose."""
-
-    interactive = False
 
     def __init__(self, clock, rate: float = 10.0):
         self.clock = clock
@@ -91,12 +98,14 @@ class NullDisplay(Display):
     def poll(self) -> List[Input]:
         return []
 
+    def wait(self, seconds: float) -> None:
+        time.sleep(seconds)
+
     def play(self, request: PlayRequest, on_frame) -> PlayResult:
         onset = self.clock.now()
         dt = 1.0 / self.rate
         n = int(round(request.duration * self.rate))
         frames = 0
-        stopped = False
         for i in range(n + 1):
             t = i * dt
             target = onset + t
@@ -106,9 +115,8 @@ class NullDisplay(Display):
             quat = request.pose(t) if request.pose else (1.0, 0.0, 0.0, 0.0)
             frames += 1
             if on_frame(self.clock.now(), quat, request.dose(t)) is False:
-                stopped = True
                 break
-        return PlayResult(onset, self.clock.now() - onset, frames, 0, stopped)
+        return PlayResult(onset, self.clock.now() - onset, frames, 0)
 
 
 # ---------------------------------------------------------------------------

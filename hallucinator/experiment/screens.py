@@ -13,6 +13,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+CONTINUE_HINT = "Press SPACE to continue."
+
 
 @dataclass(frozen=True)
 class Slider:

@@ -14,8 +14,8 @@ session clock), under a simulated participant and in tests.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Optional, Tuple
 
 START_KEYS = ("space", "enter")
 
@@ -31,7 +31,6 @@ class TimingTrial:
     t_stop: Optional[float] = None
     t_target_on: Optional[float] = None
     t_target_off: Optional[float] = None
-    log: List[Tuple[float, str]] = field(default_factory=list)
 
     def start(self, now: float) -> None:
         self.phase, self.t_ready = "ready", now
@@ -46,9 +45,6 @@ class TimingTrial:
             return None
         return self.t_stop - self.t_start
 
-    def waits_for_key(self) -> bool:
-        return self.phase in ("ready", "respond", "timing")
-
     def deadline(self) -> Optional[float]:
         """When the current phase ends by itself (the reproduction target), else None."""
         if self.phase == "target" and self.t_target_on is not None:
@@ -59,7 +55,6 @@ class TimingTrial:
         """A key press at ``now``; returns True when it was used."""
         if key not in START_KEYS:
             return False
-        self.log.append((now, f"{self.phase}:{key}"))
         if self.phase == "ready":
             if self.kind == "production":
                 self.t_start, self.phase = now, "timing"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import time
 from typing import List
 
-from ..errors import UserError
 from .display import Display, Input, PlayRequest, PlayResult, key_names
 from .screens import Screen, render
 
@@ -51,8 +50,6 @@ class ViewerDisplay(Display):
             self.v.open()
         self.v.show_status = False
         self._button = False
-        self._cursor = (0.0, 0.0)
-        self._last_screen = None
 
     @property
     def size(self):
@@ -82,13 +79,15 @@ class ViewerDisplay(Display):
                 if self._button:
                     out.append(Input(t, "click", "", ev.x * sx, ev.y * sy))
             elif ev.kind == "cursor":
-                self._cursor = (ev.x, ev.y)
                 if self._button:
                     out.append(Input(t, "move", "", ev.x * sx, ev.y * sy))
         return out
 
     def poll(self) -> List[Input]:
         return self.convert(self.v.poll())
+
+    def wait(self, seconds: float) -> None:
+        self.v.idle(seconds)
 
     def _draw_screen(self, screen: Screen):
         w, h = self.size
@@ -102,21 +101,24 @@ class ViewerDisplay(Display):
         self._draw_screen(screen)
         self.v.present()
 
-    def play(self, request: PlayRequest, on_frame) -> PlayResult:
-        from ..viewer.dose import DoseTimeline
-        from ..viewer.pose import FunctionPose, Pose
-        start = float(request.start)
-        timeline = DoseTimeline([(start + t, d) for t, d in request.dose_keys])
-        from ..viewer.pose import MouseKeyboardPose
+    def _pose_source(self, request: PlayRequest, start: float):
+        """The scripted head path, the headset (None), or the mouse and arrow keys."""
+        from ..viewer.pose import FunctionPose, MouseKeyboardPose, Pose
         if request.pose is not None:
             fn = request.pose
             pose = FunctionPose(lambda t: Pose(tuple(float(x) for x in fn(t - start)), 90.0))
         elif self.v.xr is not None:
-            pose = None                      # the headset's pose
+            return None
         else:
             pose = MouseKeyboardPose(width=self.size[0])
-        if pose is not None and (request.pose is not None or request.overlay is not None):
+        if request.pose is not None or request.overlay is not None:
             pose = _Continuous(pose)
+        return pose
+
+    def play(self, request: PlayRequest, on_frame) -> PlayResult:
+        from ..viewer.dose import DoseTimeline
+        start = float(request.start)
+        timeline = DoseTimeline([(start + t, d) for t, d in request.dose_keys])
         if request.file:
             dream, control = request.file, None
         else:
@@ -129,8 +131,7 @@ class ViewerDisplay(Display):
                 state["onset"] = now
             state["last"] = now
             if now >= state["next_pair"]:
-                lsl_t = self.clock.lsl(now)
-                state["pairs"].append((lsl_t, info.time))
+                state["pairs"].append((self.clock.lsl(now), info.time))
                 state["next_pair"] = now + 5.0
             state["pb"] = info.time
             if state["stopped"]:
@@ -156,25 +157,18 @@ class ViewerDisplay(Display):
             return None
 
         self.v.make_current()
-        try:
-            summary = self.v.play(dream, control=control, dose=timeline, duration_s=request.duration, pose=pose,
-                                  on_frame=cb, on_events=on_events, start_s=start, loop=True, keys=False)
-        except UserError:
-            raise
+        summary = self.v.play(dream, control=control, dose=timeline, duration_s=request.duration,
+                              pose=self._pose_source(request, start), on_frame=cb, on_events=on_events,
+                              start_s=start, loop=True, keys=False)
         if state["last"] is not None and "pb" in state:
             state["pairs"].append((self.clock.lsl(state["last"]), state["pb"]))
         onset = state["onset"] if state["onset"] is not None else self.clock.now()
         last = state["last"] if state["last"] is not None else onset
         aborted = state["aborted"] or summary.ended_by == "closed"
-        return PlayResult(onset, last - onset, summary.frames_presented, summary.dropped,
-                          state["stopped"] or summary.ended_by in ("closed", "callback"),
-                          aborted, state["pairs"])
+        return PlayResult(onset, last - onset, summary.frames_presented, summary.dropped, aborted, state["pairs"])
 
     def close(self) -> None:
         if self._own and self.v is not None:
             self.v.close()
             self.v = None
 
-
-def open_display(clock, size, fullscreen=False, xr=False) -> ViewerDisplay:
-    return ViewerDisplay(clock, size, fullscreen, xr)
