@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import UserError
 from . import bids
 from .bids import num
+from .figures import paired_plot, radar, stars, timing_figure
 from .questionnaire import load_questionnaire
 from .simulate import angular_speeds
 
@@ -192,98 +193,6 @@ def _paired_table(rows, value_key, group_keys, cond_key="condition", ds=None):
     return out
 
 
-def _stars(p):
-    if p is None or math.isnan(p):
-        return ""
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
-
-
-COLORS = {"control": "#4c72b0", "dream": "#dd8452"}
-
-
-def _color(c, i):
-    import matplotlib
-    return COLORS.get(c, matplotlib.colormaps["tab10"](i % 10))
-
-
-def radar(path: Path, title: str, dims: List[str], means: Dict[str, List[float]], sems: Dict[str, List[float]],
-          labels_extra: Optional[List[str]] = None, subtitle: str = ""):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    n = len(dims)
-    ang = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    fig = plt.figure(figsize=(8.5, 8.0))
-    ax = fig.add_subplot(111, polar=True)
-    ax.set_theta_offset(np.pi / 2)
-    ax.set_theta_direction(-1)
-    top = max(20.0, min(100.0, 10 * math.ceil(max(max(m) + max(s) for m, s in
-                                                     zip(means.values(), sems.values())) / 10 + 0.5)))
-    for i, (cond, m) in enumerate(means.items()):
-        m = np.asarray(m)
-        s = np.asarray(sems[cond])
-        col = _color(cond, i)
-        a2 = np.r_[ang, ang[:1]]
-        ax.plot(a2, np.r_[m, m[:1]], color=col, lw=2.2, label=cond)
-        ax.fill(a2, np.r_[m, m[:1]], color=col, alpha=0.15)
-        ax.fill_between(a2, np.r_[m - s, m[:1] - s[:1]], np.r_[m + s, m[:1] + s[:1]], color=col, alpha=0.12,
-                        lw=0)
-    labels = [d + (f" {labels_extra[i]}" if labels_extra and labels_extra[i] else "") for i, d in enumerate(dims)]
-    import textwrap
-    ax.set_xticks(ang)
-    ax.set_xticklabels(["\n".join(textwrap.wrap(lb, 16)) for lb in labels], fontsize=9)
-    ax.set_ylim(0, top)
-    ax.set_rlabel_position(180 / n)
-    ax.tick_params(axis="y", labelsize=8, colors="0.4")
-    ax.set_title(title + ("\n" + subtitle if subtitle else ""), fontsize=12, pad=28)
-    ax.legend(loc="upper right", bbox_to_anchor=(1.18, 1.1), frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def paired_plot(path: Path, title: str, panels: List[str], data: Dict[str, Dict[str, Dict[str, float]]],
-                conds: List[str], ylabel: str, stats_by_panel: Dict[str, dict] = None, ncols: int = 4):
-    """One panel per item of ``panels``: a dot per participant and condition, lines joining a participant."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    n = len(panels)
-    ncols = min(ncols, n)
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(max(5.5, 3.0 * ncols), max(4.0, 2.8 * nrows)), squeeze=False)
-    for k, panel in enumerate(panels):
-        ax = axes[k // ncols][k % ncols]
-        d = data.get(panel, {})
-        parts = sorted(d)
-        for p in parts:
-            ys = [d[p].get(c, np.nan) for c in conds]
-            ax.plot(range(len(conds)), ys, color="0.75", lw=0.8, zorder=1)
-        for i, c in enumerate(conds):
-            ys = np.array([d[p].get(c, np.nan) for p in parts])
-            ax.scatter(np.full(len(ys), i), ys, s=14, color=_color(c, i), zorder=2)
-            if len(ys):
-                ax.errorbar(i + 0.18, np.nanmean(ys), yerr=np.nanstd(ys, ddof=1) / math.sqrt(max(1, np.sum(~np.isnan(ys)))),
-                            fmt="o", color="k", ms=4, capsize=3, zorder=3)
-        st = (stats_by_panel or {}).get(panel)
-        sub = ""
-        if st:
-            sub = f"\ndz={st['dz']:.2f} p={st['p']:.3g}{_stars(st.get('p_holm', st['p']))}" if not math.isnan(st["p"]) else ""
-        ax.set_title(panel + sub, fontsize=9)
-        ax.set_xticks(range(len(conds)))
-        ax.set_xticklabels(conds, fontsize=8)
-        ax.set_xlim(-0.5, len(conds) - 0.3)
-        if k % ncols == 0:
-            ax.set_ylabel(ylabel, fontsize=8)
-        ax.tick_params(labelsize=7)
-    for k in range(n, nrows * ncols):
-        axes[k // ncols][k % ncols].axis("off")
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def _timing(ds: Dataset):
     trials = []
     for s in ds.sessions:
@@ -348,6 +257,104 @@ STAT_COLS = ["reference", "condition", "n", "mean_ref", "sd_ref", "mean_cond", "
              "ci_high", "t", "df", "p", "p_holm", "p_wilcoxon", "dz"]
 
 
+def _questionnaire_figures(out: Path, qname: str, qrows, qstats, dims, ds: Dataset, note: str) -> List[str]:
+    """Radar and paired figures of one questionnaire; its lines of the report."""
+    conds = sorted({r["condition"] for r in qrows if r["questionnaire"] == qname},
+                   key=lambda c: (ds.doses.get(c, 1), c))
+    per = defaultdict(lambda: defaultdict(dict))
+    for r in qrows:
+        if r["questionnaire"] == qname:
+            per[r["dimension"]][r["participant"]].setdefault(r["condition"], r["score"])
+    means = {c: [float(np.nanmean([per[d][p].get(c, np.nan) for p in per[d]])) for d in dims] for c in conds}
+    sems = {}
+    for c in conds:
+        sems[c] = []
+        for d in dims:
+            v = np.array([per[d][p].get(c, np.nan) for p in per[d]])
+            v = v[~np.isnan(v)]
+            sems[c].append(float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0)
+    st_by = {r["dimension"]: r for r in qstats if r["questionnaire"] == qname}
+    marks = [stars(st_by[d].get("p_holm")) if d in st_by else "" for d in dims]
+    npart = len({r["participant"] for r in qrows if r["questionnaire"] == qname})
+    radar(out / f"questionnaire_{qname}_radar.png", f"{qname}: mean dimension scores (0-100)",
+          dims, means, sems, marks, subtitle=f"N = {npart}{note}; shaded: ±1 SEM; * Holm p < .05")
+    paired_plot(out / f"questionnaire_{qname}_paired.png", f"{qname}: per participant{note}", dims, per,
+                conds, "score (0-100)", st_by)
+    report = [f"## Questionnaire {qname}", "",
+              "| dimension | " + " | ".join(f"{c} mean" for c in conds) + " | diff | d_z | p | p (Holm) |",
+              "|---" * (len(conds) + 5) + "|"]
+    for d in dims:
+        st = st_by.get(d)
+        cols = " | ".join(f"{means[c][dims.index(d)]:.1f}" for c in conds)
+        if st:
+            report.append(f"| {d} | {cols} | {st['mean_diff']:+.1f} | {st['dz']:.2f} | {st['p']:.3g} | "
+                          f"{st.get('p_holm', float('nan')):.3g} |")
+    return report + [""]
+
+
+def _questionnaire_section(ds: Dataset, out: Path, note: str):
+    """(score rows, report lines): scores, statistics and figures of every questionnaire."""
+    qrows, dim_order = _questionnaires(ds)
+    if not qrows:
+        return qrows, []
+    bids.write_csv(out / "questionnaire_scores.csv", qrows,
+                   ["participant", "session", "task", "condition", "questionnaire", "dimension", "score",
+                    "simulated"])
+    qstats = _paired_table(qrows, "score", ["questionnaire", "dimension"], ds=ds)
+    bids.write_csv(out / "questionnaire_stats.csv", qstats, ["questionnaire", "dimension"] + STAT_COLS)
+    report = []
+    for qname in sorted({r["questionnaire"] for r in qrows}):
+        dims = [d for d in dim_order.get(qname, []) if any(r["dimension"] == d and r["questionnaire"] == qname
+                                                           for r in qrows)]
+        dims += sorted({r["dimension"] for r in qrows if r["questionnaire"] == qname} - set(dims))
+        report += _questionnaire_figures(out, qname, qrows, qstats, dims, ds, note)
+    return qrows, report
+
+
+def _timing_section(ds: Dataset, out: Path, note: str):
+    """(trial rows, report lines): timing tables, statistics and figure."""
+    trials, tsum = _timing(ds)
+    if not trials:
+        return trials, []
+    bids.write_csv(out / "timing_trials.csv", trials,
+                   ["participant", "session", "condition", "task", "trial", "step", "target", "response", "ratio"])
+    bids.write_csv(out / "timing_summary.csv", tsum,
+                   ["participant", "condition", "task", "trials", "mean_ratio", "cv", "mean_response"])
+    tstats = _paired_table(tsum, "mean_ratio", ["task"], ds=ds)
+    bids.write_csv(out / "timing_stats.csv", tstats, ["task"] + STAT_COLS)
+    timing_figure(out / "timing_ratios.png", trials,
+                  sorted({t["condition"] for t in trials}, key=lambda c: (ds.doses.get(c, 1), c)), note)
+    report = ["## Timing tasks (produced or reproduced / target)", ""]
+    for st in tstats:
+        report.append(f"- {st['task']}: {st['reference']} {st['mean_ref']:.3f}, {st['condition']} "
+                      f"{st['mean_cond']:.3f}; diff {st['mean_diff']:+.3f}, d_z {st['dz']:.2f}, "
+                      f"p {st['p']:.3g} (N = {st['n']})")
+    return trials, report + [""]
+
+
+def _motion_section(ds: Dataset, out: Path, note: str):
+    """(per-stimulus rows, report lines): head-motion tables, statistics and figure."""
+    mrows = _motion(ds)
+    if not mrows:
+        return mrows, []
+    bids.write_csv(out / "motion_summary.csv", mrows,
+                   ["participant", "session", "condition", "step", "samples", "seconds", "median_speed",
+                    "mean_speed", "p90_speed", "total_rotation"])
+    mstats = _paired_table([{**r, "what": "median angular speed"} for r in mrows], "median_speed", ["what"], ds=ds)
+    bids.write_csv(out / "motion_stats.csv", mstats, ["what"] + STAT_COLS)
+    conds = sorted({r["condition"] for r in mrows}, key=lambda c: (ds.doses.get(c, 1), c))
+    per = {"median angular head speed": defaultdict(dict)}
+    for r in mrows:
+        per["median angular head speed"][r["participant"]].setdefault(r["condition"], r["median_speed"])
+    paired_plot(out / "motion_speed.png", f"Head motion during the videos\n{note.strip()}", list(per), per, conds,
+                "deg/s", {"median angular head speed": mstats[0]} if mstats else None, ncols=1)
+    report = ["## Head motion (median angular speed during stimuli, deg/s)", ""]
+    for st in mstats:
+        report.append(f"- {st['reference']} {st['mean_ref']:.1f}, {st['condition']} {st['mean_cond']:.1f}; "
+                      f"diff {st['mean_diff']:+.1f}, d_z {st['dz']:.2f}, p {st['p']:.3g} (N = {st['n']})")
+    return mrows, report + [""]
+
+
 def analyze(data: Path, out: Optional[Path] = None, include_simulated: str = "auto", console=None) -> Path:
     """Write tables and figures for every session under ``data``; return the output folder."""
     import matplotlib
@@ -359,133 +366,14 @@ def analyze(data: Path, out: Optional[Path] = None, include_simulated: str = "au
     report = [f"# Analysis of {Path(data)}", "",
               f"{len(ds.sessions)} sessions, {len({s['info']['participant'] for s in ds.sessions})} participants"
               f"{note}; task(s): {', '.join(ds.tasks)}.", ""]
-
-    # questionnaires --------------------------------------------------------
-    qrows, dim_order = _questionnaires(ds)
-    if qrows:
-        bids.write_csv(out / "questionnaire_scores.csv", qrows,
-                       ["participant", "session", "task", "condition", "questionnaire", "dimension", "score",
-                        "simulated"])
-        qstats = _paired_table(qrows, "score", ["questionnaire", "dimension"], ds=ds)
-        bids.write_csv(out / "questionnaire_stats.csv", qstats, ["questionnaire", "dimension"] + STAT_COLS)
-        for qname in sorted({r["questionnaire"] for r in qrows}):
-            dims = [d for d in dim_order.get(qname, []) if any(r["dimension"] == d and r["questionnaire"] == qname
-                                                               for r in qrows)]
-            dims += sorted({r["dimension"] for r in qrows if r["questionnaire"] == qname} - set(dims))
-            conds = sorted({r["condition"] for r in qrows if r["questionnaire"] == qname},
-                           key=lambda c: (ds.doses.get(c, 1), c))
-            per = defaultdict(lambda: defaultdict(dict))
-            for r in qrows:
-                if r["questionnaire"] == qname:
-                    per[r["dimension"]][r["participant"]].setdefault(r["condition"], r["score"])
-            means = {c: [float(np.nanmean([per[d][p].get(c, np.nan) for p in per[d]])) for d in dims] for c in conds}
-            sems = {}
-            for c in conds:
-                sems[c] = []
-                for d in dims:
-                    v = np.array([per[d][p].get(c, np.nan) for p in per[d]])
-                    v = v[~np.isnan(v)]
-                    sems[c].append(float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0)
-            st_by = {r["dimension"]: r for r in qstats if r["questionnaire"] == qname}
-            stars = [_stars(st_by[d].get("p_holm")) if d in st_by else "" for d in dims]
-            npart = len({r["participant"] for r in qrows if r["questionnaire"] == qname})
-            radar(out / f"questionnaire_{qname}_radar.png", f"{qname}: mean dimension scores (0-100)",
-                  dims, means, sems, stars, subtitle=f"N = {npart}{note}; shaded: ±1 SEM; * Holm p < .05")
-            paired_plot(out / f"questionnaire_{qname}_paired.png", f"{qname}: per participant{note}", dims, per,
-                        conds, "score (0-100)", st_by)
-            report += [f"## Questionnaire {qname}", "",
-                       "| dimension | " + " | ".join(f"{c} mean" for c in conds) + " | diff | d_z | p | p (Holm) |",
-                       "|---" * (len(conds) + 5) + "|"]
-            for d in dims:
-                st = st_by.get(d)
-                cols = " | ".join(f"{means[c][dims.index(d)]:.1f}" for c in conds)
-                if st:
-                    report.append(f"| {d} | {cols} | {st['mean_diff']:+.1f} | {st['dz']:.2f} | {st['p']:.3g} | "
-                                  f"{st.get('p_holm', float('nan')):.3g} |")
-            report.append("")
-
-    # timing ------------------------------------------------------------------
-    trials, tsum = _timing(ds)
-    if trials:
-        bids.write_csv(out / "timing_trials.csv", trials,
-                       ["participant", "session", "condition", "task", "trial", "step", "target", "response", "ratio"])
-        bids.write_csv(out / "timing_summary.csv", tsum,
-                       ["participant", "condition", "task", "trials", "mean_ratio", "cv", "mean_response"])
-        tstats = _paired_table(tsum, "mean_ratio", ["task"], ds=ds)
-        bids.write_csv(out / "timing_stats.csv", tstats, ["task"] + STAT_COLS)
-        _timing_figure(out / "timing_ratios.png", trials, ds, note)
-        report += ["## Timing tasks (produced or reproduced / target)", ""]
-        for st in tstats:
-            report.append(f"- {st['task']}: {st['reference']} {st['mean_ref']:.3f}, {st['condition']} "
-                          f"{st['mean_cond']:.3f}; diff {st['mean_diff']:+.3f}, d_z {st['dz']:.2f}, "
-                          f"p {st['p']:.3g} (N = {st['n']})")
-        report.append("")
-
-    # head motion ---------------------------------------------------------------
-    mrows = _motion(ds)
-    if mrows:
-        bids.write_csv(out / "motion_summary.csv", mrows,
-                       ["participant", "session", "condition", "step", "samples", "seconds", "median_speed",
-                        "mean_speed", "p90_speed", "total_rotation"])
-        mstats = _paired_table([{**r, "what": "median angular speed"} for r in mrows], "median_speed", ["what"], ds=ds)
-        bids.write_csv(out / "motion_stats.csv", mstats, ["what"] + STAT_COLS)
-        conds = sorted({r["condition"] for r in mrows}, key=lambda c: (ds.doses.get(c, 1), c))
-        per = {"median angular head speed": defaultdict(dict)}
-        for r in mrows:
-            per["median angular head speed"][r["participant"]].setdefault(r["condition"], r["median_speed"])
-        paired_plot(out / "motion_speed.png", f"Head motion during the videos\n{note.strip()}", list(per), per, conds,
-                    "deg/s", {"median angular head speed": mstats[0]} if mstats else None, ncols=1)
-        report += ["## Head motion (median angular speed during stimuli, deg/s)", ""]
-        for st in mstats:
-            report.append(f"- {st['reference']} {st['mean_ref']:.1f}, {st['condition']} {st['mean_cond']:.1f}; "
-                          f"diff {st['mean_diff']:+.1f}, d_z {st['dz']:.2f}, p {st['p']:.3g} (N = {st['n']})")
-        report.append("")
-    if not (qrows or trials or mrows):
+    found = False
+    for section in (_questionnaire_section, _timing_section, _motion_section):
+        rows, lines = section(ds, out, note)
+        found = found or bool(rows)
+        report += lines
+    if not found:
         raise UserError(f"no questionnaire, timing or motion data in {data}; were the sessions run to the end?")
     (out / "report.md").write_text("\n".join(report) + "\n", encoding="utf-8")
     if console is not None:
         print("\n".join(report), file=console)
     return out
-
-
-def _timing_figure(path: Path, trials, ds: Dataset, note: str):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-    tasks = sorted({t["task"] for t in trials})
-    conds = sorted({t["condition"] for t in trials}, key=lambda c: (ds.doses.get(c, 1), c))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4.2), squeeze=False)
-    for k, task in enumerate(tasks):
-        ax = axes[0][k]
-        for i, c in enumerate(conds):
-            ts = [t for t in trials if t["task"] == task and t["condition"] == c]
-            if not ts:
-                continue
-            targets = sorted({t["target"] for t in ts})
-            # mean over participants of each participant's mean ratio at that target
-            ms, es = [], []
-            for tg in targets:
-                per = defaultdict(list)
-                for t in ts:
-                    if t["target"] == tg:
-                        per[t["participant"]].append(t["ratio"])
-                v = np.array([np.mean(x) for x in per.values()])
-                ms.append(np.mean(v))
-                es.append(np.std(v, ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0)
-            off = (i - (len(conds) - 1) / 2) * 0.04
-            ax.errorbar(np.array(targets) * (1 + off), ms, yerr=es, marker="o", capsize=3, label=c,
-                        color=_color(c, i))
-        ax.axhline(1.0, color="0.5", ls="--", lw=1)
-        ax.set_xscale("log")
-        all_t = sorted({t["target"] for t in trials if t["task"] == task})
-        ax.set_xticks(all_t)
-        ax.set_xticklabels([f"{x:g}" for x in all_t])
-        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        ax.set_xlabel("target interval (s)")
-        ax.set_ylabel("response / target")
-        ax.set_title(f"{task}{note}", fontsize=10)
-        ax.legend(frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -64,7 +64,8 @@ STEP_KEYS = {
     "reproduction": {"durations", "background", "iti", "text", "condition", "shuffle"},
     "rest": {"duration", "text"},
 }
-TOP_KEYS = {"protocol", "stimuli", "conditions", "counterbalance", "intro", "block", "outro", "simulate", "display"}
+TOP_KEYS = {"protocol", "stimuli", "conditions", "counterbalance", "intro", "block", "outro", "simulate"}
+PARTS = ("intro", "block", "outro")
 
 
 @dataclass
@@ -107,9 +108,6 @@ class Step:
     block: int = 0                # 1-based block number; 0 outside blocks
     condition: Optional[str] = None
 
-    def label(self) -> str:
-        return f"{self.index + 1}:{self.kind}" + (f"[block {self.block}]" if self.block else "")
-
 
 @dataclass
 class Protocol:
@@ -125,7 +123,6 @@ class Protocol:
     block: List[dict]
     outro: List[dict]
     simulate: dict = field(default_factory=dict)
-    display: dict = field(default_factory=dict)
     version: str = ""
     warnings: List[str] = field(default_factory=list)
     questionnaires: Dict[str, Questionnaire] = field(default_factory=dict)
@@ -270,6 +267,115 @@ def _check_step(path, where, raw, conditions):
     return kind
 
 
+def _load_stimuli(path: Path, data: dict) -> Dict[str, Stimulus]:
+    stimuli: Dict[str, Stimulus] = {}
+    for sname, s in (data.get("stimuli") or {}).items():
+        extra = set(s) - {"control", "dream", "file"}
+        if extra:
+            _err(path, f"[stimuli.{sname}]: unknown keys {sorted(extra)}; use control, dream (a pair) or file")
+        if not (("control" in s and "dream" in s) or "file" in s):
+            _err(path, f"[stimuli.{sname}]: give control and dream (a matched pair) or file (one 360 video)")
+        stimuli[sname] = Stimulus(sname, *(_resolve(s[k], path.parent) if k in s else None
+                                           for k in ("control", "dream", "file")))
+    if not stimuli:
+        _err(path, "needs at least one [stimuli.NAME] table")
+    return stimuli
+
+
+def _load_timeline(path: Path, cname: str, raw) -> List[Tuple[float, float]]:
+    try:
+        timeline = [(float(t), float(d)) for t, d in raw]
+    except (TypeError, ValueError):
+        _err(path, f"[conditions.{cname}]: dose_timeline must be [[seconds, dose], ...]")
+    if not timeline or any(b[0] < a[0] for a, b in zip(timeline, timeline[1:])) or \
+            any(not 0 <= d <= 1 for _, d in timeline):
+        _err(path, f"[conditions.{cname}]: dose_timeline needs increasing times and doses in 0..1")
+    return timeline
+
+
+def _load_conditions(path: Path, data: dict, stimuli: Dict[str, Stimulus]) -> Dict[str, Condition]:
+    conditions: Dict[str, Condition] = {}
+    for cname, c in (data.get("conditions") or {}).items():
+        extra = set(c) - {"stimulus", "dose", "dose_timeline"}
+        if extra:
+            _err(path, f"[conditions.{cname}]: unknown keys {sorted(extra)}; use stimulus, dose, dose_timeline")
+        if c.get("stimulus") not in stimuli:
+            _err(path, f"[conditions.{cname}]: stimulus must be one of {sorted(stimuli)}")
+        dose = float(c.get("dose", 1.0))
+        if not 0.0 <= dose <= 1.0:
+            _err(path, f"[conditions.{cname}]: dose must be between 0 (control) and 1 (dream)")
+        timeline = _load_timeline(path, cname, c["dose_timeline"]) if "dose_timeline" in c else None
+        if timeline:
+            dose = timeline[0][1]
+        if stimuli[c["stimulus"]].file is not None and (dose not in (0.0, 1.0) or timeline):
+            _err(path, f"[conditions.{cname}]: dose mixing needs a control/dream pair, not a single file")
+        conditions[cname] = Condition(cname, c["stimulus"], dose, timeline)
+    if not conditions:
+        _err(path, "needs at least one [conditions.NAME] table")
+    return conditions
+
+
+def _load_counterbalance(path: Path, data: dict, conditions: Dict[str, Condition]) -> Tuple[str, List[str]]:
+    """(scheme, conditions in the order the scheme permutes)."""
+    cb = data.get("counterbalance") or {}
+    scheme = cb.get("scheme", "latin")
+    if scheme not in counterbalance.SCHEMES:
+        _err(path, f"[counterbalance] scheme {scheme!r} unknown; use one of {', '.join(counterbalance.SCHEMES)}")
+    order_conditions = list(cb.get("conditions", list(conditions)))
+    for c in order_conditions:
+        if c not in conditions:
+            _err(path, f"[counterbalance] condition {c!r} is not defined under [conditions]")
+    if len(set(order_conditions)) != len(order_conditions):
+        _err(path, "[counterbalance] conditions repeat; list each once")
+    if scheme == "full" and len(order_conditions) > 6:
+        _err(path, "[counterbalance] full counterbalancing of more than 6 conditions needs > 720 participants; "
+                   "use scheme = \"latin\"")
+    return scheme, order_conditions
+
+
+def _load_steps(path: Path, data: dict, conditions: Dict[str, Condition]) -> Dict[str, List[dict]]:
+    """The checked steps of each part: intro, block, outro."""
+    steps = {}
+    for part in PARTS:
+        seq = data.get(part, [])
+        if not isinstance(seq, list):
+            _err(path, f"{part} must be an array of tables: [[{part}]]")
+        for i, raw in enumerate(seq):
+            _check_step(path, f"[[{part}]] #{i + 1}", raw, conditions)
+        steps[part] = seq
+    if not steps["block"]:
+        _err(path, "needs [[block]] steps (run once per condition in the participant's order)")
+    if not any(s["type"] == "stimulus" or s.get("background") == "stimulus" for s in steps["block"]):
+        _err(path, "the [[block]] steps never show the condition's stimulus; add a stimulus step")
+    for part in ("intro", "outro"):
+        for s in steps[part]:
+            if s["type"] == "stimulus" and "condition" not in s:
+                _err(path, f"a stimulus step in [[{part}]] needs condition = \"...\" (it is outside the blocks)")
+    return steps
+
+
+def _blinding_warnings(steps: Dict[str, List[dict]], conditions: Dict[str, Condition]) -> List[str]:
+    """Participant-facing texts that name a condition."""
+    warnings = []
+    for part in PARTS:
+        for s in steps[part]:
+            for cname in conditions:
+                if re.search(rf"\b{re.escape(cname)}\b", str(s.get("text", "")), re.IGNORECASE):
+                    warnings.append(f"[[{part}]] {s['type']} text contains the condition name {cname!r}; "
+                                    "participants should not see condition names")
+    return warnings
+
+
+def _load_questionnaires(steps: Dict[str, List[dict]], base: Path) -> Dict[str, Questionnaire]:
+    out: Dict[str, Questionnaire] = {}
+    for part in PARTS:
+        for s in steps[part]:
+            if s["type"] == "questionnaire" and s["file"] not in out:
+                texts = _resolve(s["texts"], base) if s.get("texts") else None
+                out[s["file"]] = load_questionnaire(_find_questionnaire(s["file"], base), texts)
+    return out
+
+
 def load_protocol(path, load_questionnaires: bool = True) -> Protocol:
     """Read and validate a protocol file; every problem is a one-line UserError."""
     path = find_protocol(str(path))
@@ -285,92 +391,14 @@ def load_protocol(path, load_questionnaires: bool = True) -> Protocol:
     name = str(head.get("name", ""))
     if not re.fullmatch(r"[A-Za-z0-9]+", name):
         _err(path, "[protocol] name must be letters and digits only (it is the BIDS task label), e.g. name = \"demo\"")
-    base = path.parent
-
-    stimuli: Dict[str, Stimulus] = {}
-    for sname, s in (data.get("stimuli") or {}).items():
-        extra = set(s) - {"control", "dream", "file"}
-        if extra:
-            _err(path, f"[stimuli.{sname}]: unknown keys {sorted(extra)}; use control, dream (a pair) or file")
-        if not (("control" in s and "dream" in s) or "file" in s):
-            _err(path, f"[stimuli.{sname}]: give control and dream (a matched pair) or file (one 360 video)")
-        stimuli[sname] = Stimulus(sname, *(_resolve(s[k], base) if k in s else None
-                                           for k in ("control", "dream", "file")))
-    if not stimuli:
-        _err(path, "needs at least one [stimuli.NAME] table")
-
-    conditions: Dict[str, Condition] = {}
-    for cname, c in (data.get("conditions") or {}).items():
-        extra = set(c) - {"stimulus", "dose", "dose_timeline"}
-        if extra:
-            _err(path, f"[conditions.{cname}]: unknown keys {sorted(extra)}; use stimulus, dose, dose_timeline")
-        if c.get("stimulus") not in stimuli:
-            _err(path, f"[conditions.{cname}]: stimulus must be one of {sorted(stimuli)}")
-        dose = float(c.get("dose", 1.0))
-        if not 0.0 <= dose <= 1.0:
-            _err(path, f"[conditions.{cname}]: dose must be between 0 (control) and 1 (dream)")
-        timeline = None
-        if "dose_timeline" in c:
-            try:
-                timeline = [(float(t), float(d)) for t, d in c["dose_timeline"]]
-            except (TypeError, ValueError):
-                _err(path, f"[conditions.{cname}]: dose_timeline must be [[seconds, dose], ...]")
-            if not timeline or any(b[0] < a[0] for a, b in zip(timeline, timeline[1:])) or \
-                    any(not 0 <= d <= 1 for _, d in timeline):
-                _err(path, f"[conditions.{cname}]: dose_timeline needs increasing times and doses in 0..1")
-            dose = timeline[0][1]
-        if stimuli[c["stimulus"]].file is not None and (dose not in (0.0, 1.0) or timeline):
-            _err(path, f"[conditions.{cname}]: dose mixing needs a control/dream pair, not a single file")
-        conditions[cname] = Condition(cname, c["stimulus"], dose, timeline)
-    if not conditions:
-        _err(path, "needs at least one [conditions.NAME] table")
-
-    cb = data.get("counterbalance") or {}
-    scheme = cb.get("scheme", "latin")
-    if scheme not in counterbalance.SCHEMES:
-        _err(path, f"[counterbalance] scheme {scheme!r} unknown; use one of {', '.join(counterbalance.SCHEMES)}")
-    order_conditions = list(cb.get("conditions", list(conditions)))
-    for c in order_conditions:
-        if c not in conditions:
-            _err(path, f"[counterbalance] condition {c!r} is not defined under [conditions]")
-    if len(set(order_conditions)) != len(order_conditions):
-        _err(path, "[counterbalance] conditions repeat; list each once")
-    if scheme == "full" and len(order_conditions) > 6:
-        _err(path, "[counterbalance] full counterbalancing of more than 6 conditions needs > 720 participants; "
-                   "use scheme = \"latin\"")
-
-    steps = {}
-    for part in ("intro", "block", "outro"):
-        seq = data.get(part, [])
-        if not isinstance(seq, list):
-            _err(path, f"{part} must be an array of tables: [[{part}]]")
-        for i, raw in enumerate(seq):
-            _check_step(path, f"[[{part}]] #{i + 1}", raw, conditions)
-        steps[part] = seq
-    if not steps["block"]:
-        _err(path, "needs [[block]] steps (run once per condition in the participant's order)")
-    if not any(s["type"] == "stimulus" or s.get("background") == "stimulus" for s in steps["block"]):
-        _err(path, "the [[block]] steps never show the condition's stimulus; add a stimulus step")
-    for part in ("intro", "outro"):
-        for s in steps[part]:
-            if s["type"] == "stimulus" and "condition" not in s:
-                _err(path, f"a stimulus step in [[{part}]] needs condition = \"...\" (it is outside the blocks)")
-
+    stimuli = _load_stimuli(path, data)
+    conditions = _load_conditions(path, data, stimuli)
+    scheme, order_conditions = _load_counterbalance(path, data, conditions)
+    steps = _load_steps(path, data, conditions)
     proto = Protocol(name, str(head.get("title", name)), path, text, stimuli, conditions, scheme,
                      order_conditions, steps["intro"], steps["block"], steps["outro"],
-                     dict(data.get("simulate") or {}), dict(data.get("display") or {}), str(head.get("version", "")))
-    # blinding: warn when participant-facing text names a condition
-    for part in ("intro", "block", "outro"):
-        for s in steps[part]:
-            for cname in conditions:
-                if re.search(rf"\b{re.escape(cname)}\b", str(s.get("text", "")), re.IGNORECASE):
-                    proto.warnings.append(f"[[{part}]] {s['type']} text contains the condition name {cname!r}; "
-                                          "participants should not see condition names")
+                     dict(data.get("simulate") or {}), str(head.get("version", "")),
+                     _blinding_warnings(steps, conditions))
     if load_questionnaires:
-        for part in ("intro", "block", "outro"):
-            for s in steps[part]:
-                if s["type"] == "questionnaire" and s["file"] not in proto.questionnaires:
-                    qpath = _find_questionnaire(s["file"], base)
-                    texts = _resolve(s["texts"], base) if s.get("texts") else None
-                    proto.questionnaires[s["file"]] = load_questionnaire(qpath, texts)
+        proto.questionnaires = _load_questionnaires(steps, path.parent)
     return proto

@@ -28,7 +28,7 @@ from .respondents.base import Respondent, SessionAborted
 from .respondents.human import HumanRespondent
 from .respondents.simulated import SimulatedRespondent
 from .screens import Screen
-from .session_log import ResumeState, SessionLog, open_session_log, read_resume_state
+from .session_log import ResumeState, open_session_log, read_resume_state
 from .simulate import SimulatedParticipant
 from .steps import STEP_KINDS
 from .steps.context import StepContext
