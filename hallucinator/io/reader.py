@@ -15,6 +15,7 @@ Errors the user can fix raise :class:`~hallucinator.errors.UserError`.
 """
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -48,7 +49,7 @@ class Decoder:
     """One open video stream yielding ``(index, av.VideoFrame)`` in presentation order.
 
     ``frames()`` continues from the current position; ``seek(t)`` moves to the
-    key frame at or before ``t`` seconds after the first frame.  Indices after
+    key frame at or before ``t`` seconds after time zero (the stream's start).  Indices after
     a seek come from the file's table of packet timestamps (demuxed once, when
     first needed), so they equal the count a decode from the start gives.
     """
@@ -74,7 +75,8 @@ class Decoder:
             self._open(False)
             first = self._first_frame()
         self.info = self._info(first)
-        self.start_pts = self.info.start_pts
+        # time zero: the stream's start (where the audio clock also starts), else the first frame
+        self.start_pts = self.stream.start_time if self.stream.start_time is not None else self.info.start_pts
 
     # -- opening -----------------------------------------------------------
 
@@ -82,9 +84,12 @@ class Decoder:
         import av
 
         self.hwaccel_used = None
+        options = self._hwaccel_options(hwaccel)
         try:
-            self.container = av.open(self.path, **self._hwaccel_options(hwaccel))
+            self.container = av.open(self.path, **options)
         except av.error.FFmpegError as exc:
+            if options:   # the hardware decoder cannot start here: decode in software
+                return self._open(False)
             raise UserError(f"cannot read {self.path} as a video ({_reason(exc)}); "
                             "it may be truncated or not a video file") from None
         if not self.container.streams.video:
@@ -144,24 +149,36 @@ class Decoder:
         self._next_index: Optional[int] = 0
         self._source = self._decode()
 
-    def _index_of(self, pts: Optional[int]) -> int:
-        """The presentation-order index of the frame with timestamp ``pts`` (after a seek)."""
+    def _table(self) -> Optional[np.ndarray]:
+        """The sorted timestamps of all frames (demuxed once, when first needed); None when some lack one."""
         if not self._table_built:
             self._pts_table = _frame_pts(self.path)
             self._table_built = True
-        if self._pts_table is not None and pts is not None:
-            return int(np.searchsorted(self._pts_table, pts))
-        fps = self.info.fps or Fraction(25)
-        return int(round(self.seconds(pts) * fps))
+        return self._pts_table
+
+    def _index_of(self, pts: Optional[int]) -> int:
+        """The presentation-order index of the frame with timestamp ``pts`` (after a seek)."""
+        table = self._table()
+        if table is not None and pts is not None:
+            return int(np.searchsorted(table, pts))
+        return int(round(self.seconds(pts) * (self.info.fps or Fraction(25))))
 
     def seconds(self, pts: Optional[int]) -> float:
-        """Seconds from the first frame to the frame with timestamp ``pts``."""
+        """Seconds from time zero (the stream's start) to the frame with timestamp ``pts``."""
         return float(((pts or 0) - self.start_pts) * self.stream.time_base)
 
+    def frame_count(self) -> int:
+        """Frames in the file: the declared count, else counted from the timestamp table."""
+        if self.info.frames:
+            return self.info.frames
+        table = self._table()
+        if table is not None:
+            return len(table)
+        return int(round((self.info.duration or 0.0) * float(self.info.fps or 25)))
+
     def time_of(self, index: int) -> float:
-        """Seconds from the first frame to frame ``index``."""
-        self._index_of(None)   # builds the timestamp table
-        table = self._pts_table
+        """Seconds from time zero to frame ``index`` (clamped to the file's frames)."""
+        table = self._table()
         if table is not None and len(table):
             return self.seconds(int(table[max(0, min(int(index), len(table) - 1))]))
         return index / float(self.info.fps or 25)
@@ -169,10 +186,12 @@ class Decoder:
     # -- decoding ----------------------------------------------------------
 
     def frames(self) -> Iterator[Tuple[int, object]]:
-        """``(index, av.VideoFrame)`` from the current position to the end of the stream."""
-        while self._pending:
-            yield self._pending.pop(0)
-        yield from self._source
+        """``(index, av.VideoFrame)`` from the current position to the end of the stream.
+
+        Leaving the loop early keeps the position: the next ``frames()`` goes on from there.
+        """
+        pending, self._pending = self._pending, []
+        return itertools.chain(pending, self._source)
 
     def _decode(self) -> Iterator[Tuple[int, object]]:
         import av
@@ -203,12 +222,25 @@ class Decoder:
                 yield index, frame
 
     def seek(self, t: float) -> None:
-        """Continue decoding from the key frame at or before ``t`` seconds after the first frame."""
+        """Continue decoding from the key frame at or before ``t`` seconds after time zero.
+
+        Containers seek by decode timestamp, so with reordered (B) frames the
+        key frame found may show after ``t``; the seek then steps further back.
+        """
         target = self.start_pts + int(max(0.0, t) / self.stream.time_base)
-        self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
-        self._restart()
-        if target > self.start_pts:
-            self._next_index = None   # numbered from the timestamp table
+        back = 0
+        while True:
+            at = max(self.start_pts, target - back)
+            self.container.seek(at, stream=self.stream, backward=True, any_frame=False)
+            self._restart()
+            if at > self.start_pts:
+                self._next_index = None   # numbered from the timestamp table
+            first = next(self._source, None)
+            self._pending = [first] if first is not None else []
+            shown = first[1].pts if first is not None else None
+            if shown is None or shown <= target or at == self.start_pts:
+                return
+            back = max(2 * back, shown - target)
 
     def close(self) -> None:
         self.container.close()

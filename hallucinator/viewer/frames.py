@@ -1,18 +1,19 @@
 """Frame sources: still images and videos decoded on a background thread.
 
-A source yields :class:`Frame` objects (uint8 HWC RGB, row 0 at the top) with
-their index in the file and presentation time.  :class:`VideoSource` decodes
-with PyAV on its own thread into a small bounded queue (FFmpeg's own frame
-threads do the heavy lifting; hardware decoding is tried when asked for), so
-the render loop only ever takes ready frames.  :func:`open_source` picks the
-right class for a path.
+A source yields :class:`Frame` objects (uint8 HWC RGB, row 0 at the top, or
+the decoder's 4:2:0 planes for the shader) with their index in the file and
+presentation time.  :class:`VideoSource` runs the io decoder core
+(:class:`hallucinator.io.reader.Decoder`) on its own thread into a small
+bounded queue (FFmpeg's own frame threads do the heavy lifting; hardware
+decoding is tried when asked for), so the render loop only ever takes ready
+frames, numbered exactly as the dream pipeline numbers them.
+:func:`open_source` picks the right class for a path.
 """
 from __future__ import annotations
 
 import queue
-import struct
 import threading
-from fractions import Fraction
+import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -20,6 +21,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..io.images import IMAGE_SUFFIXES
+from ..io.probe import Stereo
+from ..io.reader import Decoder
 
 
 def yuv_matrix(colorspace: int = 2, color_range: int = 0, height: int = 0, full_range_format: bool = False):
@@ -58,7 +61,7 @@ class Frame:
 
     def __init__(self, index: int, time: float, image: Optional[np.ndarray] = None, loop: int = 0,
                  planes=None, yuv=None):
-        self.index = int(index)      # frame number in the file (0-based)
+        self.index = int(index)      # frame number in the file (0-based, presentation order)
         self.time = float(time)      # presentation time in the file, seconds from its first frame
         self.loop = int(loop)        # how many times playback wrapped around before this frame
         self.planes = tuple(planes) if planes is not None else (image,)
@@ -151,7 +154,7 @@ class ImageSource:
         self.fps = 0.0
         self.frame_count = 1
         self.duration = 0.0
-        self.stereo = "mono"
+        self.stereo = Stereo.MONO
 
     @classmethod
     def from_array(cls, image: np.ndarray, name: str = "<array>") -> "ImageSource":
@@ -159,7 +162,7 @@ class ImageSource:
         self.path = Path(name)
         self.image = np.ascontiguousarray(image, dtype=np.uint8)
         self.height, self.width = self.image.shape[:2]
-        self.fps, self.frame_count, self.duration, self.stereo = 0.0, 1, 0.0, "mono"
+        self.fps, self.frame_count, self.duration, self.stereo = 0.0, 1, 0.0, Stereo.MONO
         return self
 
     def start(self, start_s: float = 0.0):
@@ -177,16 +180,11 @@ class ImageSource:
     def close(self):
         pass
 
+    def __enter__(self):
+        return self
 
-def _stereo_of(frame) -> str:
-    try:
-        for sd in frame.side_data:
-            if "STEREO3D" in str(sd.type):
-                kind = struct.unpack("<i", bytes(sd)[:4])[0]
-                return {0: "mono", 1: "sbs", 2: "tb"}.get(kind, "mono")
-    except Exception:
-        pass
-    return "mono"
+    def __exit__(self, *exc):
+        self.close()
 
 
 class VideoSource:
@@ -197,7 +195,8 @@ class VideoSource:
     :data:`EOF` at the end (unless ``loop``).  ``seek(t)`` restarts decoding at
     ``t`` seconds; frames queued before the seek are discarded.
     ``frame_at(i)`` decodes synchronously (for export and stills; do not mix
-    with the thread).
+    with the thread).  Frame indices are the io decoder core's: 0, 1, 2, ...
+    in presentation order, also for variable frame rates and after seeks.
     """
 
     is_still = False
@@ -208,118 +207,52 @@ class VideoSource:
         self.planar = planar
         if not self.path.is_file():
             raise UserError(f"{self.path} not found; give an equirectangular video or image")
-        import av
-
-        self._av = av
-        self.hwaccel_used = None
-        try:
-            self.container = self._open(hwaccel)
-            self.stream = self.container.streams.video[0]
-        except (av.FFmpegError, IndexError) as exc:
-            raise UserError(f"cannot read video {self.path} ({exc}); give an MP4/WebM with a video stream") from None
-        self.stream.thread_type = "AUTO"
-        rate = self.stream.average_rate or self.stream.guessed_rate or Fraction(25)
-        self.rate = Fraction(rate)
-        self.fps = float(self.rate)
-        cc = self.stream.codec_context
-        self.width, self.height = cc.width, cc.height
-        self.time_base = self.stream.time_base
-        self.start_pts = self.stream.start_time or 0
-        self.frame_count = int(self.stream.frames or 0)
-        if self.stream.duration:
-            self.duration = float(self.stream.duration * self.time_base)
-        elif self.container.duration:
-            self.duration = self.container.duration / 1_000_000
-        else:
-            self.duration = self.frame_count / self.fps if self.frame_count else 0.0
-        if not self.frame_count:
-            self.frame_count = int(round(self.duration * self.fps))
-        self.has_audio = bool(self.container.streams.audio)
+        self._decoder = Decoder(self.path, rotate=False, hwaccel=hwaccel)
+        info = self._decoder.info
+        self.hwaccel_used = self._decoder.hwaccel_used
+        self.fps = float(info.fps or 25)
+        self.width, self.height = info.width, info.height
+        self.frame_count = self._decoder.frame_count()
+        self.duration = info.duration or (self.frame_count / self.fps)
+        self.has_audio = info.has_audio
+        self.stereo = info.layout or Stereo.MONO   # layouts the viewer cannot show are shown whole
         self.loop = loop
-        self.stereo = "mono"
         self._queue: "queue.Queue" = queue.Queue(maxsize=queue_size)
         self._thread: Optional[threading.Thread] = None
         self._stop = threading.Event()
         self._seek_to: Optional[float] = None
         self._generation = 0
         self._lock = threading.Lock()
+        self._last_sync: Optional[Frame] = None
         self.decoded = 0
         self.skipped_late = 0     # frames the decoder did not convert because the clock had passed them
         # playback time (s) below which decoded frames are dropped unconverted (set by the player)
         self.drop_before: Optional[Callable[[], float]] = None
         self.decode_seconds = 0.0
         self.error: Optional[BaseException] = None
-        self._iter = None
-        try:
-            self._probe_stereo()
-        except UserError:
-            if not self.hwaccel_used:
-                raise
-            # the hardware decoder failed on the first frame: decode in software instead
-            self.container.close()
-            self.hwaccel_used = None
-            self.container = self._open(False)
-            self.stream = self.container.streams.video[0]
-            self.stream.thread_type = "AUTO"
-            self._probe_stereo()
-
-    def _open(self, hwaccel: bool):
-        av = self._av
-        if hwaccel:
-            try:
-                from av.codec.hwaccel import HWAccel, hwdevices_available
-
-                for kind in ("cuda", "videotoolbox", "d3d11va", "vaapi"):
-                    if kind in hwdevices_available():
-                        c = av.open(str(self.path), hwaccel=HWAccel(device_type=kind, allow_software_fallback=True))
-                        self.hwaccel_used = kind
-                        return c
-            except Exception:
-                self.hwaccel_used = None
-        return av.open(str(self.path))
-
-    def _probe_stereo(self):
-        try:
-            for frame in self.container.decode(self.stream):
-                self.stereo = _stereo_of(frame)
-                break
-        except self._av.FFmpegError as exc:
-            raise UserError(f"cannot decode video {self.path} ({exc})") from None
-        self.container.seek(self.start_pts, stream=self.stream, backward=True)
-        self._iter = None
 
     # -- synchronous access ------------------------------------------------
-    def _frame_time(self, frame) -> float:
-        pts = frame.pts if frame.pts is not None else 0
-        return float((pts - self.start_pts) * self.time_base)
-
-    def _convert(self, frame, loop: int = 0) -> Frame:
-        t = self._frame_time(frame)
-        return frame_from_av(frame, int(round(t * self.fps)), t, loop, self.planar)
-
-    def _seek_container(self, t: float):
-        target = self.start_pts + int(max(0.0, t) / self.time_base)
-        self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
-        self._iter = self.container.decode(self.stream)
+    def _convert(self, index: int, frame, loop: int = 0) -> Frame:
+        return frame_from_av(frame, index, self._decoder.seconds(frame.pts), loop, self.planar)
 
     def frame_at(self, index: int) -> Frame:
         """Decode frame ``index`` (sequential reads are cheap, jumps seek to the key frame before)."""
         index = max(0, min(int(index), max(0, self.frame_count - 1)))
-        cur = getattr(self, "_last_sync", None)
-        if cur is None or index <= cur.index or index > cur.index + 2 * max(1, int(self.fps)):
-            if cur is not None and index == cur.index:
-                return cur
-            self._seek_container(index / self.fps)
-        last = cur
-        for frame in self._iter:
-            f = self._convert(frame)
-            last = f
-            if f.index >= index:
+        cur = self._last_sync
+        if cur is not None and index == cur.index:
+            return cur
+        if cur is None or index < cur.index or index > cur.index + 2 * max(1, int(self.fps)):
+            self._decoder.seek(self._decoder.time_of(index))
+        found = None
+        for found in self._decoder.frames():
+            if found[0] >= index:
                 break
-        if last is None:
-            raise UserError(f"{self.path} has no frame {index}")
-        self._last_sync = last
-        return last
+        if found is None:   # the stream ended: the last frame read stays the answer
+            if cur is None:
+                raise UserError(f"{self.path} has no frame {index}")
+            return cur
+        self._last_sync = self._convert(*found)
+        return self._last_sync
 
     # -- background decoding -----------------------------------------------
     def start(self, start_s: float = 0.0):
@@ -355,46 +288,23 @@ class VideoSource:
         return False
 
     def _run(self):
-        import time
-
         loop_count = 0
         try:
             while not self._stop.is_set():
                 with self._lock:
                     seek_to, self._seek_to = self._seek_to, None
                     generation = self._generation
+                skip_before = -1.0
                 if seek_to is not None:
                     loop_count = int(seek_to // self.duration) if (self.loop and self.duration) else 0
                     local = seek_to - loop_count * self.duration if self.loop else seek_to
-                    self._seek_container(local)
+                    self._decoder.seek(local)
                     skip_before = local - 0.5 / self.fps
-                else:
-                    skip_before = -1.0
-                ended = True
-                t0 = time.perf_counter()
-                for frame in self._iter:
-                    if self._stop.is_set() or self._seek_to is not None:
-                        ended = False
-                        break
-                    ft = self._frame_time(frame)
-                    if ft < skip_before:
-                        continue
-                    drop = self.drop_before
-                    if drop is not None and loop_count * self.duration + ft < drop():
-                        self.skipped_late += 1
-                        continue
-                    f = self._convert(frame, loop_count)
-                    self.decode_seconds += time.perf_counter() - t0   # decoding + conversion, not queue waits
-                    self.decoded += 1
-                    if not self._put(f, generation):
-                        ended = False
-                        break
-                    t0 = time.perf_counter()
-                if not ended or self._stop.is_set():
+                if not self._pump(generation, loop_count, skip_before) or self._stop.is_set():
                     continue
                 if self.loop and self.duration:
                     loop_count += 1
-                    self._seek_container(0.0)
+                    self._decoder.seek(0.0)
                     continue
                 self._put(EOF, generation)
                 # wait for a seek or stop
@@ -403,6 +313,27 @@ class VideoSource:
         except BaseException as exc:  # surfaced by get()
             self.error = exc
             self._put(EOF, self._generation)
+
+    def _pump(self, generation: int, loop_count: int, skip_before: float) -> bool:
+        """Decode into the queue until the end (True) or a seek or stop (False)."""
+        t0 = time.perf_counter()
+        for index, frame in self._decoder.frames():
+            if self._stop.is_set() or self._seek_to is not None:
+                return False
+            ft = self._decoder.seconds(frame.pts)
+            if ft < skip_before:
+                continue
+            drop = self.drop_before
+            if drop is not None and loop_count * self.duration + ft < drop():
+                self.skipped_late += 1
+                continue
+            f = frame_from_av(frame, index, ft, loop_count, self.planar)
+            self.decode_seconds += time.perf_counter() - t0   # decoding + conversion, not queue waits
+            self.decoded += 1
+            if not self._put(f, generation):
+                return False
+            t0 = time.perf_counter()
+        return True
 
     def get(self, timeout: Optional[float] = None):
         """Next frame, ``None`` on timeout, or :data:`EOF`."""
@@ -423,10 +354,13 @@ class VideoSource:
         if self._thread is not None:
             self._thread.join(timeout=2)
             self._thread = None
-        try:
-            self.container.close()
-        except Exception:
-            pass
+        self._decoder.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def open_source(path, loop: bool = False, hwaccel: bool = False):
