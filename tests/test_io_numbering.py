@@ -96,3 +96,16 @@ def test_hwaccel_request_decodes_the_same_frames(vfr):
         a, b = drain(hw), drain(sw)
     assert [f.index for f in a] == [f.index for f in b] == list(range(len(VFR_PTS)))
     assert hw.hwaccel_used in (None, "cuda", "videotoolbox", "d3d11va", "vaapi")
+
+
+@pytest.mark.gl
+def test_view_logs_the_pipeline_numbering_of_a_vfr_file(xdisplay, tmp_path):
+    """``view --every-frame --pose-log`` logs frames 0..N-1, as ``dream`` numbers them."""
+    from hallucinator.cli import main
+    from hallucinator.viewer.poselog import read_pose_log
+
+    clip = make_clip(tmp_path / "vfr.mkv", frames=len(VFR_PTS), pts=VFR_PTS, time_base=Fraction(1, 1000))
+    log = tmp_path / "p.tsv"
+    assert main(["view", str(clip), "--headless", "--no-audio", "--every-frame", "--size", "64x36",
+                 "--pose-log", str(log)]) == 0
+    assert [int(r["frame"]) for r in read_pose_log(log)] == [f.index for f in VideoReader(clip)] == list(range(8))
