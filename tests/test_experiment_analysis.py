@@ -16,6 +16,19 @@ def _csv(path):
         return list(csv.DictReader(fh))
 
 
+CONDITION_COLOURS = {"control": (76, 114, 176), "dream": (221, 132, 82)}     # figures.COLORS
+
+
+def assert_figure(path, size, min_pixels):
+    """The PNG has the figure's size in pixels (height, width) and both conditions drawn in their colours."""
+    from PIL import Image
+    img = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    assert img.shape[:2] == size, (path.name, img.shape)
+    for cond, rgb in CONDITION_COLOURS.items():
+        n = int((np.abs(img - np.array(rgb)).sum(-1) <= 12).sum())
+        assert n >= min_pixels, f"{path.name}: {n} pixels of {cond}"
+
+
 def test_paired_stats_against_scipy():
     from scipy import stats
     rng = np.random.default_rng(0)
@@ -48,8 +61,9 @@ def test_exp1_simulated_group_recovers_the_effect(tmp_path):
     assert len(scores) == 12 * 2 * 11 and {r["simulated"] for r in scores} == {"1"}
     motion = _csv(out / "motion_stats.csv")[0]
     assert float(motion["mean_diff"]) > 0          # simulated dream viewers look around faster
-    for png in ("questionnaire_asc11d_radar.png", "questionnaire_asc11d_paired.png", "motion_speed.png"):
-        assert (out / png).stat().st_size > 20_000
+    assert_figure(out / "questionnaire_asc11d_radar.png", (880, 935), 500)       # 11 dimensions, 2 lines
+    assert_figure(out / "questionnaire_asc11d_paired.png", (840, 1200), 500)     # 11 panels of 12 pairs
+    assert_figure(out / "motion_speed.png", (400, 550), 50)
     assert "SIMULATED" in (out / "report.md").read_text()
 
 
@@ -97,5 +111,5 @@ def test_timing_and_motion_effects_recovered(tmp_path):
         assert float(t[task]["p"]) < 0.01
     m = _csv(out / "motion_stats.csv")[0]
     assert float(m["mean_diff"]) < 0 and float(m["p"]) < 0.01
-    assert (out / "timing_ratios.png").stat().st_size > 15_000
+    assert_figure(out / "timing_ratios.png", (420, 1040), 500)                   # 2 tasks, 4 targets
     assert len(_csv(out / "timing_trials.csv")) == 12 * 2 * 8

@@ -6,14 +6,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from hallucinator.cli import main
 from hallucinator.experiment import bids
 from hallucinator.experiment.runner import RunOptions, run_session
-from test_experiment_support import check_bids_session
+from test_experiment_support import check_bids_session, wait_until
 
 
 def test_simulated_demo_session_tree(tmp_path):
@@ -108,15 +107,14 @@ def test_kill_minus_9_then_resume(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(_cmd(proto, data), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
                             cwd=tmp_path)
-    # kill it in the middle of the second block's stimulus (dose ramping up)
-    deadline = time.time() + 60
-    while time.time() < deadline and proc.poll() is None:
+    # kill it in the middle of the second block's stimulus, once the dose has started ramping up
+
+    def ramping():
         rows = bids.read_tsv(events)
-        if sum(r["trial_type"] == "stimulus_start" for r in rows) == 2:
-            time.sleep(0.6)
-            break
-        time.sleep(0.05)
-    else:
+        starts = [i for i, r in enumerate(rows) if r["trial_type"] == "stimulus_start"]
+        return len(starts) == 2 and any(r["trial_type"] == "dose_change" for r in rows[starts[1]:])
+
+    if not wait_until(lambda: ramping() or proc.poll() is not None, 120) or proc.poll() is not None:
         proc.kill()
         pytest.fail("the session never reached the second stimulus: " + proc.stderr.read().decode())
     os.kill(proc.pid, signal.SIGKILL)

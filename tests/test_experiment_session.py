@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -10,7 +11,7 @@ import pytest
 
 from hallucinator.experiment import bids
 from hallucinator.experiment.runner import RunOptions, SessionRunner
-from test_experiment_support import check_bids_session, make_pair
+from test_experiment_support import check_bids_session, event_rows, make_pair, wait_until
 from xkeys import XKeys
 
 pytestmark = [pytest.mark.gl, pytest.mark.slow]
@@ -44,17 +45,15 @@ class Driver(threading.Thread):
                 elif kind == "questionnaire":
                     for k in ("right", "right", "right", "enter"):
                         xk.key(k)
-                        time.sleep(0.03)
+                        time.sleep(0.03)      # typing, not waiting for the program
                 elif kind == "production":
                     xk.key("space")
-                    time.sleep(0.7)
+                    time.sleep(0.7)           # the interval this participant produces
                     xk.key("space")
                 elif kind == "stimulus":
                     xk.key("right", hold=0.3)          # look around
-                t0 = time.time()
-                while (len(bids.read_tsv(self.events_path)) == len(rows) and time.time() - t0 < 1.5
-                       and not self.stop.is_set()):
-                    time.sleep(0.05)
+                # the next key when the session has moved on (or again after 1.5 s: a press may have been early)
+                wait_until(lambda: len(bids.read_tsv(self.events_path)) != len(rows) or self.stop.is_set(), 1.5)
             xk.close()
         except Exception as exc:  # pragma: no cover - reported by the test
             self.error = exc
@@ -67,6 +66,7 @@ class MarkerReader(threading.Thread):
         self.samples = []
         self.ready = threading.Event()
         self.stop = threading.Event()
+        self.ended = threading.Event()      # the session_end marker arrived
 
     def run(self):
         import pylsl
@@ -84,6 +84,8 @@ class MarkerReader(threading.Thread):
             sample, ts = inlet.pull_sample(timeout=0.2)
             if sample is not None:
                 self.samples.append((json.loads(sample[0]), ts))
+                if self.samples[-1][0]["event"] == "session_end":
+                    self.ended.set()
         for _ in range(20):      # drain
             sample, ts = inlet.pull_sample(timeout=0.1)
             if sample is None:
@@ -111,9 +113,9 @@ def test_demo_session_in_a_window_with_keys_and_lsl(xdisplay, tmp_path, monkeypa
     driver.start()
     try:
         runner.run()
+        assert reader.ended.wait(10), "the session_end marker never arrived"
     finally:
         driver.stop.set()
-        time.sleep(0.5)
         reader.stop.set()
         driver.join(5)
         reader.join(5)
@@ -136,7 +138,12 @@ def test_demo_session_in_a_window_with_keys_and_lsl(xdisplay, tmp_path, monkeypa
     assert all(abs(float(r["duration"]) - 15.0) < 0.5 for r in stims)
     motion = bids.iter_motion(next((tmp_path / "data/sub-01/ses-01/motion").glob("*_motion.tsv")))
     assert len(motion) > 100
-    assert len({(m["quat_w"], m["quat_y"]) for m in motion}) >= 2     # the arrow key turned the head
+    for step in {r["step"] for r in stims}:   # the right arrow turned the head right, 5 degrees a press
+        quats = [[float(m[k]) for k in ("quat_w", "quat_x", "quat_y", "quat_z")] for m in motion if m["step"] == step]
+        assert all(abs(q[1]) < 1e-6 and abs(q[3]) < 1e-6 for q in quats)     # no pitch, no roll
+        yaws = [-2 * math.degrees(math.atan2(q[2], q[0])) for q in quats]
+        assert all(abs(y / 5 - round(y / 5)) < 1e-3 for y in yaws)
+        assert yaws == sorted(yaws) and yaws[-1] >= 5.0, yaws[-1]
     clock = bids.read_tsv(runner.paths.clock)
     assert any("playback" in c["where"] for c in clock)
 
@@ -201,10 +208,10 @@ def test_timing_tasks_over_the_video(xdisplay, tmp_path):
     def press():
         xk = XKeys(xdisplay)
         xk.move(50, 40)
-        time.sleep(1.5)
+        wait_until(lambda: event_rows(runner.paths.events, "stimulus_start") or stop.is_set(), 60)
         while not stop.is_set():
             xk.key("space")
-            time.sleep(0.7)
+            stop.wait(0.7)          # a press every 0.7 s: the intervals the participant produces
         xk.close()
 
     th = threading.Thread(target=press, daemon=True)
@@ -261,15 +268,9 @@ def test_escape_stops_the_session_and_resume_finishes_it(xdisplay, tmp_path, cap
     def press_escape():
         xk = XKeys(xdisplay)
         xk.move(50, 40)
-        t0 = time.time()
-        while time.time() - t0 < 30:
-            rows = bids.read_tsv(events)
-            if any(r["trial_type"] == "session_abort" for r in rows):
-                break
-            if any(r["trial_type"] == "stimulus_start" for r in rows):
-                time.sleep(0.3)
-                xk.key("escape")       # again until the runner has seen it
-            time.sleep(0.05)
+        if wait_until(lambda: event_rows(events, "stimulus_start"), 30):
+            # again until the runner has seen it
+            wait_until(lambda: event_rows(events, "session_abort") or xk.key("escape"), 30, interval=0.1)
         xk.close()
 
     th = threading.Thread(target=press_escape, daemon=True)

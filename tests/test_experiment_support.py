@@ -1,10 +1,49 @@
 """Helpers for the experiment tests (no tests here): synthetic clips and BIDS checks."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 
+EPS = 2e-6      # times in the TSVs are written to the microsecond
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.02) -> bool:
+    """Poll ``predicate`` until it is true (True) or ``timeout`` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def event_rows(path: Path, trial_type: str):
+    """Rows of an events file (read while it is being written) with that trial_type."""
+    from hallucinator.experiment import bids
+    return [r for r in bids.read_tsv(path) if r["trial_type"] == trial_type]
+
+
+def _duration(row) -> float:
+    return 0.0 if row["duration"] == "n/a" else float(row["duration"])
+
+
+def check_time_axis(events):
+    """Session and step boundaries never go back in time, and every row of a finished step lies inside it."""
+    marks = [float(r["onset"]) for r in events if r["trial_type"] in (
+        "session_start", "session_resume", "step_start", "step_end", "session_end")]
+    assert marks == sorted(marks), marks
+    bounds = {}
+    for r in events:
+        if r["trial_type"] in ("step_start", "step_end"):
+            bounds.setdefault((r["step"], r["attempt"]), {})[r["trial_type"]] = float(r["onset"])
+    for r in events:
+        b = bounds.get((r["step"], r["attempt"]), {})
+        if "step_end" not in b:
+            continue
+        assert b["step_start"] - EPS <= float(r["onset"]), r
+        assert float(r["onset"]) + _duration(r) <= b["step_end"] + EPS, r
 
 
 def make_clip(path: Path, seconds: float = 2.0, fps: int = 10, size=(128, 64), hue: int = 0) -> Path:
@@ -64,8 +103,7 @@ def check_bids_session(root: Path, pid: str, ses: str, task: str, complete: bool
     for r in events:
         float(r["onset"])
         assert r["duration"] == "n/a" or float(r["duration"]) >= 0
-    onsets = [float(r["onset"]) for r in events]
-    assert onsets == sorted(onsets) or True  # step summaries carry their own onset; rows are in write order
+    check_time_axis(events)
     beh_path = d / "beh" / f"{stem}_beh.tsv"
     beh_header = beh_path.read_text().split("\n", 1)[0].split("\t")
     beh_side = json.loads((d / "beh" / f"{stem}_beh.json").read_text())
@@ -83,7 +121,9 @@ def check_bids_session(root: Path, pid: str, ses: str, task: str, complete: bool
         assert len(vals) == len(chans)
         assert abs(sum(v * v for v in vals[2:6]) - 1.0) < 1e-3
     info = json.loads((d / f"{stem}_session.json").read_text())
-    assert info["versions"] if "versions" in info else info["runs"][0]["versions"]["hallucinator"]
+    from hallucinator import __version__
+    assert all(run["versions"]["hallucinator"] == __version__ for run in info["runs"])
+    assert info["schedule"] and [s["step"] for s in info["schedule"]] == list(range(len(info["schedule"])))
     assert (d / f"{stem}_protocol.toml").exists()
     if complete:
         assert events[-1]["trial_type"] == "session_end"

@@ -9,7 +9,7 @@ session time back into an LSL timestamp, so a marker pushed with
 A resumed session keeps the time axis: the origin is recovered from the
 stored origin (same boot) or from the wall clock (after a reboot).
 :class:`VirtualClock` is for simulated sessions that do not wait: time only
-moves when the session says so.
+moves when the session sleeps.
 """
 from __future__ import annotations
 
@@ -48,13 +48,9 @@ class SessionClock:
         if seconds > 0:
             time.sleep(seconds)
 
-    def advance(self, seconds: float) -> None:
-        """Time passing for a simulated participant: real time here."""
-        self.sleep(seconds)
-
 
 class VirtualClock(SessionClock):
-    """Simulated time: ``advance`` moves it; nothing waits."""
+    """Simulated time: ``sleep`` moves it at once; nothing waits."""
 
     virtual = True
 
@@ -68,5 +64,3 @@ class VirtualClock(SessionClock):
 
     def sleep(self, seconds: float) -> None:
         self._t += max(0.0, seconds)
-
-    advance = sleep

@@ -44,10 +44,6 @@ class LslOutlets:
             pinfo.desc().append_child_value("convention", "camera to world; x right, y up, -z forward")
             self.pose = pylsl.StreamOutlet(pinfo)
 
-    @property
-    def active(self) -> bool:
-        return self.markers is not None
-
     def marker(self, lsl_time: float, event: str, **fields) -> None:
         if self.markers is not None:
             payload = {"event": event, **{k: v for k, v in fields.items() if v is not None}}

@@ -79,7 +79,7 @@ class Respondent:
         if self.clock.virtual:
             self.display.show(screen)
             onset = self.clock.now()
-            self.clock.advance(seconds)
+            self.clock.sleep(seconds)
             return Response(onset, self.clock.now())
         return self.show_until(screen, keys=(), timeout=seconds)
 

@@ -18,6 +18,7 @@ from .base import POLL_S, Respondent, Response, check_abort
 
 HEAD_RATE_HZ = 60.0     # samples per second of a scripted head path
 HEAD_SPARE_S = 5.0      # head path beyond the stimulus length (a late last frame)
+REALTIME_ITI_S = 0.2    # longest pause between timing trials in real time
 
 
 class SimulatedRespondent(Respondent):
@@ -31,19 +32,12 @@ class SimulatedRespondent(Respondent):
     def take(self, seconds: float) -> None:
         """Time the participant takes: all of it on a virtual clock, ``pace`` of it in real time."""
         if self.clock.virtual:
-            self.clock.advance(seconds)
+            self.clock.sleep(seconds)
             return
         end = time.monotonic() + seconds * self.pace
         while time.monotonic() < end:
             check_abort(self.display.poll())
             self.display.wait(min(POLL_S, max(0.0, end - time.monotonic())))
-
-    def _pass(self, seconds: float) -> None:
-        """Time that is not the participant's to shorten (a target interval, an interval produced)."""
-        if self.clock.virtual:
-            self.clock.advance(seconds)
-        else:
-            self.clock.sleep(seconds)
 
     def acknowledge(self, screen: Screen, min_time: float = 0.0) -> Response:
         self.display.show(screen)
@@ -67,17 +61,14 @@ class SimulatedRespondent(Respondent):
             tr.key(self.clock.now(), "space")
             if tr.kind == "reproduction":
                 self.display.show(task.screen_of(tr))
-                self._pass(tr.target)
+                self.clock.sleep(tr.target)
                 tr.tick(self.clock.now())
                 self.take(p.reaction())
                 tr.key(self.clock.now(), "space")
-            self._pass(p.interval(tr.target, task.condition))
+            self.clock.sleep(p.interval(tr.target, task.condition))
             tr.key(self.clock.now(), "space")
             task.record(tr)
-            if self.clock.virtual:
-                self.clock.advance(task.iti)
-            else:
-                self.clock.sleep(min(task.iti, 0.2))
+            self.clock.sleep(task.iti if self.clock.virtual else min(task.iti, REALTIME_ITI_S))
 
     def head_path(self, duration: float, condition: Optional[str]):
         return self.participant.pose_function(duration + HEAD_SPARE_S, HEAD_RATE_HZ, condition)
