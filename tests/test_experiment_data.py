@@ -161,3 +161,11 @@ def test_kill_minus_9_then_resume(tmp_path):
     assert onsets == sorted(onsets)
     info = json.loads((data / "sub-3/ses-01/sub-3_ses-01_task-resumetest_session.json").read_text())
     assert len(info["runs"]) == 2 and info["runs"][1]["resumed"]
+
+
+def test_window_size_errors_are_one_line_and_write_nothing(tmp_path, capsys):
+    for size, needle in (("10x10", "at least 64 pixels"), ("wide", "WIDTHxHEIGHT")):
+        assert main(["experiment", "run", "demo", "-p", "1", "--data", str(tmp_path), "--window", size]) == 2
+        err = capsys.readouterr().err
+        assert needle in err and err.count("\n") == 1
+    assert not any(tmp_path.iterdir())

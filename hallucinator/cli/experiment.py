@@ -7,15 +7,7 @@ from pathlib import Path
 
 from ..errors import UserError
 
-
-def _size(text: str):
-    try:
-        w, h = (int(x) for x in text.lower().split("x"))
-        if w < 64 or h < 64:
-            raise ValueError
-        return w, h
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"window size {text!r}: write WIDTHxHEIGHT, e.g. 1280x720") from None
+MIN_WINDOW = 64      # pixels a side of the session window
 
 
 def _stim(text: str):
@@ -46,7 +38,7 @@ def register(sub) -> None:
                    help="with --simulate: play in real time in the window instead of not waiting")
     r.add_argument("--headless", action="store_true", help="no window (simulations; real time without display)")
     r.add_argument("--xr", action="store_true", help="show in an OpenXR headset")
-    r.add_argument("--window", type=_size, default=(1280, 720), metavar="WxH", help="window size (default 1280x720)")
+    r.add_argument("--window", default="1280x720", metavar="WxH", help="window size (default 1280x720)")
     r.add_argument("--fullscreen", action="store_true", help="full screen on the primary monitor")
     r.add_argument("--stim", type=_stim, action="append", default=[], metavar="NAME.KIND=PATH",
                    help="use another file for a stimulus, e.g. campus.dream=out/dream.mp4 (repeatable)")
@@ -80,11 +72,15 @@ def register(sub) -> None:
 
 
 def cmd_run(args) -> int:
+    from ..config import parse_size
     from ..experiment.runner import RunOptions, run_session
     if args.realtime and args.simulate is None:
         raise UserError("--realtime only applies to --simulate SEED (real participants always run in real time)")
+    window = parse_size(args.window, "--window")
+    if min(window) < MIN_WINDOW:
+        raise UserError(f"--window {args.window}: a window needs at least {MIN_WINDOW} pixels a side, e.g. 1280x720")
     opts = RunOptions(args.protocol, args.participant, args.session, args.data, args.resume, args.simulate,
-                      True if args.realtime else None, args.headless, args.xr, args.window, args.fullscreen,
+                      True if args.realtime else None, args.headless, args.xr, window, args.fullscreen,
                       dict(args.stim), False if args.no_lsl else None)
     run_session(opts)
     return 0
