@@ -1,4 +1,10 @@
-"""Real OpenGL playback under Xvfb: clocks, dropped frames, pose logs, dose, replay export, CLI."""
+"""Real OpenGL playback under Xvfb: what was shown, pose logs, dose, stereo eyes, replay export, CLI.
+
+These tests assert what reached the screen (frames in order, every frame presented or counted as dropped,
+one pose-log row per presented frame, exact pixels), not that the machine was fast: the timing logic
+(when a frame is due, drops, late frames, the end, loops) is tested on a fake clock in
+test_viewer_scheduler.py.
+"""
 from __future__ import annotations
 
 import math
@@ -57,8 +63,20 @@ def pair(tmp_path_factory):
     return make_video(d / "dream.mp4", 20, dream), make_video(d / "control.mp4", 20, control)
 
 
+def assert_shown_in_order(s, first, last=None):
+    """Frames presented in order from ``first``; every frame up to the last shown was presented or counted
+    as dropped (a busy machine may drop frames; it may not lose count of them)."""
+    idx = s.frame_indices
+    assert idx[0] == first and all(b > a for a, b in zip(idx, idx[1:])), idx
+    assert s.dropped == idx[-1] - first + 1 - len(idx), (s.dropped, idx)
+    assert s.video_frames == len(idx)
+    if last is not None:
+        assert idx[-1] == last, idx
+
+
 def test_play_with_audio_every_frame_presented(viewer, shared, tmp_path):
-    """The battle clip with its audio: every frame shown once, on time, one pose-log row each."""
+    """The battle clip with its audio: frames in order, each presented or counted as dropped, one pose-log
+    row per presented frame, none shown before its time on the audio clock."""
     from hallucinator.viewer.poselog import read_pose_log
 
     video = shared(BATTLE)
@@ -67,19 +85,18 @@ def test_play_with_audio_every_frame_presented(viewer, shared, tmp_path):
     s = viewer.play(video, max_frames=n, pose=Pose.from_euler(20, 5, 0, 100), pose_log=log, audio=True,
                     audio_device=False)
     period = 1 / 25
-    assert s.clock in ("audio", "audio-virtual")
-    assert s.frame_indices == list(range(n)), s.frame_indices
-    assert s.dropped == 0 and s.late == 0 and s.frames_presented == n
-    assert s.max_av_offset_s < period, s.line()
+    assert s.clock in ("audio", "audio-virtual") and s.ended_by == "frames"
+    assert s.video_frames == n == s.frames_presented
+    assert_shown_in_order(s, 0)
     rows = read_pose_log(log)
     assert len(rows) == n == s.frames_presented
-    assert [r["frame"] for r in rows] == list(range(n))
-    # the audio clock at presentation and the shown frame's time agree within one frame
+    assert [r["frame"] for r in rows] == s.frame_indices
+    assert [r["dropped"] for r in rows][1:] == [b - a - 1 for a, b in zip(s.frame_indices, s.frame_indices[1:])]
     for r in rows:
-        assert -1e-3 <= r["onset"] - r["frame"] * period < period, r
-        assert r["dropped"] == 0 and r["source"] == "fixed" and r["fov"] == 100.0
+        assert r["onset"] - r["frame"] * period >= -1e-3, r     # the audio clock had reached the frame
+        assert r["source"] == "fixed" and r["fov"] == 100.0
     assert abs(rows[0]["yaw"] - 20) < 1e-9 and abs(rows[0]["pitch"] - 5) < 1e-9
-    assert s.media_seconds == pytest.approx((n - 1) * period, abs=2 * period)
+    assert s.media_seconds >= (s.frame_indices[-1] * period) - 1e-3
 
 
 def test_seek_and_pause_keys(viewer, shared):
@@ -97,7 +114,7 @@ def test_seek_and_pause_keys(viewer, shared):
 
     s = viewer.play(shared(BATTLE), max_frames=8, pose=Pose(), on_frame=on_frame, audio=False)
     idx = s.frame_indices
-    assert idx[:3] == [0, 1, 2] and idx[3] >= 125  # jumped 5 s ahead
+    assert idx[0] == 0 and idx[2] < 125 and idx[3] >= 125  # the key after the third frame jumped 5 s ahead
     assert all(b > a for a, b in zip(idx, idx[1:]))
 
 
@@ -293,7 +310,8 @@ def test_view_cli_headless_with_dose_ramp(xdisplay, shared, tmp_path, capsys):
     assert "15 frames presented" in out and "clock audio" in out
     rows = read_pose_log(log)
     assert len(rows) == 15 and rows[0]["yaw"] == pytest.approx(45) and rows[0]["source"] == "mouse"
-    assert rows[0]["dose"] < 0.05 and rows[12]["dose"] > 0.7
+    assert rows[0]["frame"] == 0 and all(r["dose"] == pytest.approx(min(1.0, r["onset"] / 0.4)) for r in rows)
+    assert rows[12]["dose"] > 0.7
     assert main(["view", str(shared("panoramas/panolens-cabin-1024.jpg")), "--headless"]) == 2
     assert "--duration" in capsys.readouterr().err
 
@@ -302,10 +320,15 @@ def test_end_and_loop_with_audio(viewer, shared):
     """Playback ends after the last frame (the clock runs on past the sound); looping wraps to frame 0."""
     video = shared(BATTLE)
     s = viewer.play(video, start_s=19.4, pose=Pose(), audio=True, audio_device=False)
-    assert s.ended_by == "end" and s.frame_indices == list(range(485, 500)) and s.dropped == 0
+    assert s.ended_by == "end" and s.media_seconds >= 20.0 - 19.4 - 1e-3
+    assert_shown_in_order(s, 485, last=499)
     s = viewer.play(video, start_s=19.6, pose=Pose(), audio=True, audio_device=False, loop=True, max_frames=15)
-    assert s.frame_indices == list(range(490, 500)) + list(range(0, 5)), s.frame_indices
-    assert s.dropped == 0 and s.max_av_offset_s < 1 / 25
+    idx = s.frame_indices
+    wrap = next(i for i, (a, b) in enumerate(zip(idx, idx[1:]), 1) if b < a)
+    before, after = idx[:wrap], idx[wrap:]
+    assert before[0] == 490 and before == sorted(before) and after == sorted(after) and after[-1] < 490, idx
+    # frames between the first and the last shown, across the loop point, were shown or counted as dropped
+    assert s.dropped == (499 - 490 + 1) + after[-1] + 1 - len(idx) and s.video_frames == 15
 
 
 def test_keys_change_dose_and_mouse_drag_turns(viewer, pair, tmp_path):
@@ -370,10 +393,11 @@ def test_slow_machine_drops_frames_instead_of_drifting(viewer, shared):
         _time.sleep(0.09)
 
     s = viewer.play(shared(BATTLE), duration_s=1.5, pose=Pose(), audio=True, audio_device=False, on_frame=slow)
-    assert s.dropped > 10 and s.late <= 2
+    # drawing takes longer than two frame periods, so frames must be dropped (how many depends on the machine;
+    # the exact count for a given drawing time is tested on a fake clock in test_viewer_scheduler.py)
+    assert s.dropped > 0
     assert s.dropped == sum(d for _, _, d in shown) == round(shown[-1][1] * 25) + 1 - len(shown)
-    assert s.max_av_offset_s < 0.15
-    assert all(abs(t - ft) < 0.15 for t, ft, _ in shown)
+    assert all(t - ft >= -1e-3 for t, ft, _ in shown)       # never shown before its time
 
 
 def test_visible_window_with_status_line(xdisplay, shared):
@@ -403,12 +427,17 @@ def test_visible_window_with_status_line(xdisplay, shared):
 def test_stills_redraw_for_scripted_paths_and_dose_ramps(viewer, shared):
     cabin = shared("panoramas/panolens-cabin-1024.jpg")
     forest = shared("panoramas/panolens-forest-tree.jpg")
-    s = viewer.play(cabin, duration_s=0.3, pose=FunctionPose(lambda t: Pose.from_euler(100 * t), continuous=True))
-    assert s.ended_by == "duration" and s.frames_presented >= 10
+    yaws = []
+    s = viewer.play(cabin, duration_s=0.3, pose=FunctionPose(lambda t: Pose.from_euler(100 * t), continuous=True),
+                    on_frame=lambda info: yaws.append((info.time, info.pose.euler[0])))
+    # a still redraws for a moving pose (how often depends on the machine; the rate is tested on a fake clock)
+    assert s.ended_by == "duration" and s.frames_presented == len(yaws) >= 2
+    assert all(yaw == pytest.approx(100 * t) for t, yaw in yaws) and yaws == sorted(yaws)
     doses = []
     s = viewer.play(cabin, control=forest, duration_s=0.3, dose="0s:0 -> 0.3s:1", pose=Pose(),
-                    on_frame=lambda info: doses.append(info.dose))
-    assert len(doses) >= 10 and doses == sorted(doses) and doses[0] < 0.1
+                    on_frame=lambda info: doses.append((info.time, info.dose)))
+    assert len(doses) >= 2 and doses == sorted(doses) and doses[0][1] < 0.1
+    assert all(d == pytest.approx(min(1.0, t / 0.3)) for t, d in doses)
     s = viewer.play(cabin, realtime=False, pose=Pose())
     assert s.ended_by == "end" and s.frames_presented == 1
 
@@ -424,25 +453,29 @@ def test_pose_log_survives_a_killed_viewer(xdisplay, shared, tmp_path):
     from hallucinator.viewer.poselog import read_pose_log
 
     log = tmp_path / "killed_motion.tsv"
+    # --loop: the viewer never ends by itself, so it is still running (and writing) when it is killed
     proc = subprocess.Popen([sys.executable, "-m", "hallucinator", "view", str(shared(BATTLE)), "--headless",
-                             "--size", "64x32", "--no-audio", "--pose-log", str(log)],
+                             "--size", "64x32", "--no-audio", "--loop", "--pose-log", str(log)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
     try:
-        deadline = _time.monotonic() + 20
-        while _time.monotonic() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 15):
-            _time.sleep(0.05)
+        deadline = _time.monotonic() + 120
+        while proc.poll() is None and _time.monotonic() < deadline and (
+                not log.exists() or len(log.read_text().splitlines()) < 15):
+            _time.sleep(0.05)   # polling the file, generously bounded
+        assert proc.poll() is None, f"the viewer exited by itself (code {proc.returncode})"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     rows = read_pose_log(log)
-    assert len(rows) >= 14 and [r["frame"] for r in rows] == list(range(len(rows)))
+    frames = [r["frame"] for r in rows]
+    assert len(rows) >= 14 and frames[0] == 0 and all(b > a for a, b in zip(frames, frames[1:]))
+    assert sum(r["dropped"] for r in rows) == frames[-1] + 1 - len(rows)
     assert log.read_text().endswith("\n") and log.with_suffix(".json").exists()
 
 
 def test_real_key_presses_reach_the_loop_while_it_idles(xdisplay, shared):
     """A key pressed while the loop sleeps (a still, nothing to draw) is not lost: q stops playback at once."""
     import threading
-    import time as _time
 
     import glfw
 
@@ -455,21 +488,79 @@ def test_real_key_presses_reach_the_loop_while_it_idles(xdisplay, shared):
     except OSError:
         pytest.skip("libXtst is not installed")
     seen = []
+    drawn = threading.Event()
 
     def press():
-        _time.sleep(0.6)
-        xt.move(40, 30)
-        _time.sleep(0.1)
-        xt.key("q")
+        if drawn.wait(60):          # the still is on screen: from now on the loop only idles
+            xt.move(40, 30)
+            xt.key("q")
 
     with Viewer(size=(160, 90), visible=True) as v:
         glfw.set_window_pos(v.window, 0, 0)
         th = threading.Thread(target=press, daemon=True)
         th.start()
-        t0 = _time.monotonic()
-        s = v.play(shared("panoramas/panolens-cabin-1024.jpg"), duration_s=6, pose=Pose(),
+        s = v.play(shared("panoramas/panolens-cabin-1024.jpg"), duration_s=120, pose=Pose(),
+                   on_frame=lambda info: drawn.set(),
                    on_events=lambda evs, t: seen.extend(e.key for e in evs if e.kind == "key"))
-        th.join(5)
+        th.join(60)
     xt.close()
-    assert s.ended_by == "closed" and _time.monotonic() - t0 < 4, s.ended_by
+    assert s.ended_by == "closed" and s.frames_presented == 1, s.ended_by     # stopped by q, long before 120 s
     assert glfw.KEY_Q in seen
+
+
+@pytest.fixture(scope="module")
+def tb_video(tmp_path_factory):
+    """A top-bottom stereo clip whose eyes differ: the left eye (top half) red, the right eye (bottom) blue."""
+    def frame(k):
+        img = np.zeros((128, 128, 3), np.uint8)
+        img[:64] = (250, 10, 10)
+        img[64:] = (10, 10, 250)
+        return img
+
+    return make_video(tmp_path_factory.mktemp("tb") / "tb.mp4", 5, frame, size=(128, 128))
+
+
+def eye_colour(img):
+    """"left" when the view is the red eye's, "right" when the blue one's (H.264 keeps them far apart)."""
+    r, b = img[..., 0].astype(int), img[..., 2].astype(int)
+    if r.min() > 200 and b.max() < 60:
+        return "left"
+    if b.min() > 200 and r.max() < 60:
+        return "right"
+    return f"mixed (red {r.min()}..{r.max()}, blue {b.min()}..{b.max()})"
+
+
+def test_playback_shows_the_requested_eye(viewer, tb_video):
+    """Bug: the player always drew eye 0; the requested eye is what playback presents."""
+    for eye, name in ((0, "left"), (1, "right")):
+        shots = []
+        s = viewer.play(tb_video, stereo="top-bottom", eye=eye, realtime=False, pose=Pose.from_euler(30, 0, 0, 100),
+                        on_frame=lambda info: shots.append(info.viewer.read_pixels()))
+        assert s.video_frames == 5 == len(shots)
+        assert [eye_colour(img) for img in shots] == [name] * 5
+
+
+def test_view_cli_eye_right_during_playback(xdisplay, tb_video, tmp_path, monkeypatch):
+    """Bug: `view --eye right` was ignored during playback (only --screenshot used it).  The same words as
+    `dream --stereo` name the layout (top-bottom or tb)."""
+    import json
+
+    from hallucinator.cli import main
+    from hallucinator.viewer.app import Viewer
+
+    shots = []
+    present = Viewer.present
+
+    def grab_then_present(self):
+        shots.append(self.read_pixels())
+        present(self)
+
+    monkeypatch.setattr(Viewer, "present", grab_then_present)
+    for word, eye in (("tb", "right"), ("top-bottom", "right"), ("top-bottom", "left")):
+        shots.clear()
+        log = tmp_path / f"{word}-{eye}_motion.tsv"
+        assert main(["view", str(tb_video), "--stereo", word, "--eye", eye, "--headless", "--every-frame",
+                     "--no-audio", "--size", "64x48", "--pose-log", str(log)]) == 0
+        assert [eye_colour(img) for img in shots] == [eye] * 5, (word, eye)
+        meta = json.loads(log.with_suffix(".json").read_text())["Metadata"]
+        assert meta["stereo"] == "top-bottom" and meta["eye"] == eye
