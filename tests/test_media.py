@@ -143,6 +143,9 @@ def test_reader_frames_and_range():
     assert [f.index for f in got] == [3, 4, 5]
     assert got[0].image.dtype == np.uint8 and got[0].image.shape == (320, 640, 3)
     assert got[1].time == pytest.approx(4 / 25)
+    with av.open(str(shared_file(BATTLE))) as c:   # the same pictures as PyAV decodes them on its own
+        direct = [f.to_ndarray(format="rgb24") for _, f in zip(range(6), c.decode(video=0))]
+    assert all(np.array_equal(f.image, direct[f.index]) for f in got)
 
 
 def test_reader_sees_stereo_and_spherical_side_data():
@@ -168,9 +171,13 @@ def test_truncated_file_names_the_frame(tmp_path):
     data = shared_file(BATTLE).read_bytes()
     bad = tmp_path / "truncated.mp4"
     bad.write_bytes(data[: len(data) // 2])
-    with pytest.raises(UserError, match=r"truncated.*frame (\d+)"):
-        for _ in VideoReader(bad):
-            pass
+    read = []
+    with pytest.raises(UserError, match=r"truncated.*frame (\d+)") as err:
+        for f in VideoReader(bad):
+            read.append(f.index)
+    # the message names the first frame that could not be read: every frame before it was delivered
+    assert read == list(range(len(read))) and 0 < len(read) < 500
+    assert f"frame {len(read)} cannot be read" in str(err.value) and f"--frames 0:{len(read)}" in str(err.value)
 
 
 def test_corrupt_file_names_the_frame(tmp_path):
@@ -180,9 +187,12 @@ def test_corrupt_file_names_the_frame(tmp_path):
     data[mid:mid + 20000] = rng.integers(0, 256, 20000, dtype=np.uint8).tobytes()
     bad = tmp_path / "corrupt.mp4"
     bad.write_bytes(bytes(data))
-    with pytest.raises(UserError, match=r"frame \d+"):
-        for _ in VideoReader(bad):
-            pass
+    read = []
+    with pytest.raises(UserError, match=r"frame \d+") as err:
+        for f in VideoReader(bad):
+            read.append(f.index)
+    assert read == list(range(len(read))) and 0 < len(read) < 500
+    assert f"frame {len(read)}" in str(err.value) and f"--frames 0:{len(read)}" in str(err.value)
 
 
 def test_range_past_the_end(tmp_path):
@@ -327,3 +337,28 @@ def test_png_sequence_appears_only_when_complete(tmp_path):
     w.abort()
     assert len(read_png_sequence(folder)) == 2
     assert sorted(os.listdir(tmp_path)) == ["frames"]
+
+
+def test_writer_audio_range_set_once_the_frames_are_known(tmp_path):
+    """set_audio_start/set_audio_end copy exactly the source's audio packets that overlap the frames written."""
+    src = shared_file(BATTLE)
+    out = tmp_path / "cut.mp4"
+    r = VideoReader(src)
+    with VideoWriter(out, fps=r.info.fps, time_base=r.info.time_base, width=320, height=160, audio_from=src) as w:
+        assert w.has_audio
+        first = last = None
+        for f in r.frames(10, 35):
+            if first is None:
+                first = f
+                w.set_audio_start(f.time)
+            w.write(np.ascontiguousarray(f.image[::2, ::2]), pts=f.pts - first.pts)
+            last = f
+        w.set_audio_end(last.time + 1 / 25)
+    with av.open(str(src)) as c:
+        a = c.streams.audio[0]
+        start, end = round(first.time / a.time_base), round((last.time + 1 / 25) / a.time_base)
+        expected = [bytes(p) for p in c.demux(a) if p.size and p.pts + p.duration > start and p.pts < end]
+    assert audio_packets(out) == expected and 42 <= len(expected) <= 46   # one second of 1024-sample AAC
+    with av.open(str(out)) as c:
+        first_audio = next(p for p in c.demux(c.streams.audio[0]) if p.size)
+        assert abs(float(first_audio.pts * first_audio.time_base)) < 1024 / 44100   # shifted to the video's start
