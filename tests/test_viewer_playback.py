@@ -564,3 +564,22 @@ def test_view_cli_eye_right_during_playback(xdisplay, tb_video, tmp_path, monkey
         assert [eye_colour(img) for img in shots] == [eye] * 5, (word, eye)
         meta = json.loads(log.with_suffix(".json").read_text())["Metadata"]
         assert meta["stereo"] == "top-bottom" and meta["eye"] == eye
+
+
+def test_viewer_closes_what_it_opened_when_the_headset_fails(xdisplay, monkeypatch):
+    """A headset session that fails after the window and GL objects exist leaves nothing open behind."""
+    from hallucinator.errors import UserError
+    from hallucinator.viewer import app, xr
+
+    def refuse(self):
+        raise UserError("--xr: the runtime refused the session")
+
+    monkeypatch.setattr(xr, "check_runtime", lambda: [])
+    monkeypatch.setattr(xr.XRSession, "__init__", lambda self, viewer: None)
+    monkeypatch.setattr(xr.XRSession, "__enter__", refuse)
+    users = app._GLFW_USERS
+    v = app.Viewer(size=(64, 64), visible=False, xr=True)
+    with pytest.raises(UserError, match="refused"):
+        v.open()
+    assert v.window is None and v.renderer is None and v.xr is None and app._GLFW_USERS == users
+    v.close()      # nothing left to close

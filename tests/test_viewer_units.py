@@ -162,3 +162,49 @@ def test_replay_resamples_display_rate_logs():
     display = [{"onset": i / 100, "frame": i // 4, "k": i} for i in range(40)]
     out = replay_frames(display, 25)
     assert [r["k"] for r in out] == list(range(0, 40, 4))
+
+
+def fake_openxr(monkeypatch):
+    """pyopenxr replaced by a recording fake (no runtime here): what the session creates and destroys."""
+    from unittest import mock
+
+    from hallucinator.viewer import xr as xrmod
+
+    class XrException(Exception):
+        pass
+
+    fake = mock.MagicMock()
+    fake.exception.XrException = XrException
+    monkeypatch.setattr(xrmod, "_import_xr", lambda: fake)
+    monkeypatch.setattr(xrmod, "check_runtime", lambda: [])
+    return xrmod, fake, XrException
+
+
+def test_xr_session_destroys_the_instance_when_there_is_no_headset(monkeypatch):
+    xrmod, fake, XrException = fake_openxr(monkeypatch)
+    fake.get_system.side_effect = XrException("no HMD")
+    with pytest.raises(UserError, match="no headset ready"):
+        with xrmod.XRSession(viewer=None):
+            pass
+    fake.destroy_instance.assert_called_once_with(fake.create_instance.return_value)
+
+
+def test_xr_session_unwinds_in_reverse_order_when_opening_fails_halfway(monkeypatch):
+    import ctypes
+    from unittest import mock
+
+    xrmod, fake, XrException = fake_openxr(monkeypatch)
+    monkeypatch.setattr(xrmod.XRSession, "_check_opengl", lambda self: None)
+    monkeypatch.setattr(xrmod.XRSession, "_graphics_binding", lambda self: ctypes.c_int(0))
+    fake.create_reference_space.side_effect = RuntimeError("space refused")
+    order = mock.MagicMock()
+    order.attach_mock(fake.destroy_session, "session")
+    order.attach_mock(fake.destroy_instance, "instance")
+    session = xrmod.XRSession(viewer=mock.MagicMock())
+    with pytest.raises(RuntimeError, match="space refused"):
+        session.__enter__()
+    assert order.mock_calls == [mock.call.session(fake.create_session.return_value),
+                                mock.call.instance(fake.create_instance.return_value)]
+    assert session.session is None and session.instance is None
+    session.close()                                  # closing again destroys nothing twice
+    assert fake.destroy_instance.call_count == 1

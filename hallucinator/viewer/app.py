@@ -158,6 +158,7 @@ class Viewer:
             raise UserError("no display to open a window on ($DISPLAY is not set); run it on a desktop, "
                             "or headless under xvfb-run")
         with contextlib.ExitStack() as stack:
+            stack.callback(self._forget)
             stack.enter_context(_glfw_held())
             self.window = self._create_window()
             stack.callback(self._destroy_window)
@@ -204,7 +205,9 @@ class Viewer:
 
     def _destroy_window(self):
         _glfw().destroy_window(self.window)
-        self.window = None
+
+    def _forget(self):
+        self.window = self.xr = self.renderer = self.overlay = self._fbo = None
 
     def close(self):
         """Close everything :meth:`open` opened, in reverse order (the GL objects with their context current)."""
@@ -212,10 +215,7 @@ class Viewer:
             return
         self.make_current()
         stack, self._stack = self._stack, contextlib.ExitStack()
-        try:
-            stack.close()
-        finally:
-            self.xr = self.renderer = self.overlay = self._fbo = None
+        stack.close()
 
     def make_current(self):
         """Make this viewer's GL context current on the calling thread (other viewers may have taken it)."""
