@@ -195,6 +195,7 @@ def test_no_seam_no_pinch_on_a_smooth_field(viewer, view):
     assert step <= step_expect + 3.0
 
 
+@pytest.mark.slow
 def test_seam_on_real_room_matches_the_bilinear_reference(viewer, room):
     """Across the ±180° column the picture is what sphere.perspective_view (bilinear, wrapping) gives."""
     viewer.set_frames(room)
