@@ -27,7 +27,9 @@ from hallucinator.errors import UserError
 from hallucinator.io.probe import is_video, probe
 from hallucinator.io.reader import VideoReader
 from hallucinator.io.writer import read_png_sequence
-from hallucinator.video.pipeline import Cache, compare, dream_video
+from hallucinator.video.cache import Cache
+from hallucinator.video.figures import compare
+from hallucinator.video.run import dream_video
 
 BATTLE = "videos/panolens-1941-battle-640x320.mp4"
 CONGO = "videos/gvr-congo-stereo-tb.mp4"
@@ -51,7 +53,7 @@ def cfg():
 
 @pytest.fixture(scope="module")
 def dreamer(cfg):
-    from hallucinator.engine.dream import Dreamer
+    from hallucinator.engine import Dreamer
 
     return Dreamer(cfg)
 
@@ -202,7 +204,7 @@ RUNNER = """
 import sys, torch
 torch.set_num_threads(1)
 from hallucinator.config import DreamConfig
-from hallucinator.video.pipeline import dream_video
+from hallucinator.video.run import dream_video
 src, out, cache, png = sys.argv[1:5]
 dream_video(src, out, DreamConfig(**{tiny!r}), frames=(0, 10), size={size!r}, cache_dir=cache, png_dir=png,
             progress=False)
@@ -399,27 +401,3 @@ def test_file_size_limit_reads_as_full_disk(tmp_path):
     assert "disk full" in p.stderr and "Traceback" not in p.stderr
     assert not out.exists()
     assert not [f for f in cache.rglob("*") if f.name.endswith(".tmp")]
-
-
-def test_hallucination_machine_preset_selects_the_2017_blend():
-    from hallucinator.cli import build_parser
-    from hallucinator.video.pipeline import options_from_args
-
-    parser = build_parser()
-    args = parser.parse_args(["dream", "in.mp4", "out.mp4", "--preset", "hallucination-machine"])
-    o = options_from_args(args)
-    assert o.blend.name == "hallucination-machine" and o.blend.flow.method == "farneback"
-    assert (o.blend.moving, o.blend.static, o.blend.motion_threshold, o.blend.motion_normalised) == (0.9, 0.1, 6.0, True)
-    args = parser.parse_args(["dream", "in.mp4", "out.mp4", "--blend-moving", "0.8", "--frames", "5:9",
-                              "--size", "512x256", "--flow", "farneback"])
-    o = options_from_args(args)
-    assert o.blend.name == "coherent" and o.blend.moving == 0.8 and o.blend.warm_iters(10) == 2
-    assert o.frames == (5, 9) and o.size == (512, 256) and o.blend.flow.method == "farneback"
-    for bad in (["--blend-moving", "1.5"], ["--frames", "9:5"], ["--size", "512x300"], ["--size", "big"]):
-        with pytest.raises(UserError):
-            o = options_from_args(parser.parse_args(["dream", "in.mp4", "out.mp4", *bad]))
-            from hallucinator.video.pipeline import plan_layout
-            from hallucinator.io.probe import VideoInfo
-
-            plan_layout(VideoInfo("x", 512, 256, Fraction(25), Fraction(1, 25), 1, 1.0, "h264", "yuv420p", 8, False,
-                                  None, 0, None, None, 0), o)

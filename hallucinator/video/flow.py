@@ -14,7 +14,7 @@ Conventions
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Optional, Tuple
 
 import cv2
@@ -27,7 +27,8 @@ FLOW_METHODS = ("dis", "farneback")
 class FlowParams:
     """What decides the flow (part of the flow cache key)."""
 
-    method: str = "dis"            # dis | farneback
+    method: str = field(default="dis", metadata={
+        "help": "optical flow method (default dis)", "flag": "--flow", "dest": "flow", "choices": FLOW_METHODS})
     dis_preset: str = "medium"     # ultrafast | fast | medium
     pad: float = 0.125             # fraction of the width padded on each side across the seam
     # Farneback, as in the 2017 Hallucination Machine preprocessor

@@ -1,0 +1,63 @@
+"""The video commands end to end: `dream --stereo tb`, `bench video` (second-run step, temporary folder)."""
+from __future__ import annotations
+
+import json
+import tempfile
+
+import numpy as np
+import pytest
+import torch
+
+from test_media import make_clip
+
+from hallucinator.cli import main
+from hallucinator.io.probe import probe
+from hallucinator.io.reader import VideoReader
+
+TINY = ["--model", "efficientnet-lite0", "--layer", "block5", "--octaves", "1", "--iterations", "2"]
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.slow
+def test_dream_stereo_tb_dreams_each_eye(tmp_path, one_thread):
+    """`dream --stereo tb` takes the word `view` takes: a square file without stereo metadata is two eyes."""
+    src = make_clip(tmp_path / "square.mp4", frames=2, size=(256, 256))
+    out, control = tmp_path / "out.mp4", tmp_path / "control.mp4"
+    assert main(["dream", str(src), str(out), *TINY, "--device", "cpu", "--stereo", "tb", "--control", str(control),
+                 "--cache-dir", str(tmp_path / "cache"), "-q"]) == 0
+    info = probe(out)
+    assert (info.width, info.height, info.frames) == (256, 256, 2) and info.stereo == "top-bottom"
+    side = json.loads((tmp_path / "out.mp4.json").read_text())
+    assert side["layout"]["eyes"] == 2 and side["video"]["stereo"] == "top-bottom"
+    d = next(iter(VideoReader(out))).image.astype(int)
+    c = next(iter(VideoReader(control))).image.astype(int)
+    assert np.abs(d[:128] - c[:128]).mean() > 2 and np.abs(d[128:] - c[128:]).mean() > 2   # both eyes dreamed
+    # without the word, the square picture is not a 2:1 panorama
+    assert main(["dream", str(src), str(tmp_path / "o2.mp4"), *TINY, "--device", "cpu",
+                 "--cache-dir", str(tmp_path / "cache"), "-q"]) == 2
+
+
+@pytest.mark.slow
+def test_bench_video_second_step_and_no_folder_left(tmp_path, monkeypatch, one_thread):
+    """`--step2` is in 0-255 units like --step-size (it was divided by 255 twice); the temporary folder of
+    the outputs goes away even when --cache-dir keeps the cache."""
+    src = make_clip(tmp_path / "clip.mp4", frames=3, size=(256, 128))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    report = tmp_path / "bench.json"
+    assert main(["bench", "video", str(src), "--frames", "0:3", "--size", "128x64", *TINY, "--step2", "3.0",
+                 "--no-independent", "--cache-dir", str(tmp_path / "cache"), "--json", str(report)]) == 0
+    assert list(scratch.iterdir()) == []
+    assert any((tmp_path / "cache").iterdir())                     # the asked-for cache stays
+    r = json.loads(report.read_text())
+    assert r["config"]["step_size"] == 1.5 and r["run2"]["config"]["step_size"] == 3.0
+    s1, s2 = r["run1"]["quality"]["strength"], r["run2"]["quality"]["strength"]
+    assert 1.4 * s1 < s2 < 3 * s1, (s1, s2)                        # twice the step: a stronger dream
