@@ -20,6 +20,7 @@ only, the image functions work on torch tensors.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Tuple
 
 import numpy as np
@@ -139,6 +140,28 @@ def perspective_view(img: torch.Tensor, size: Tuple[int, int], fov_deg: float, y
     return sample_equirect(img, equirect_grid(lon, lat, img.shape[-1], img.shape[-2]), mode=mode)
 
 
+def view_to_panorama_grid(size: int, fov: float, pitch: float, width: int, height: int, rows: slice,
+                          device) -> Tuple["torch.Tensor", "torch.Tensor"]:
+    """grid_sample grid that takes a square view (yaw 0, ``pitch``) onto panorama rows ``rows``, and the mask of
+    the panorama pixels the view covers."""
+    import torch
+
+    uu, vv = np.meshgrid(np.arange(width), np.arange(rows.start, rows.stop))
+    lon, lat = lonlat_from_pixel(uu, vv, width, height)
+    x, y, front = project_to_view(dir_from_lonlat(lon, lat), size, size, fov, 0.0, pitch, 0.0)
+    gx = (x + 0.5) / size * 2 - 1
+    gy = (y + 0.5) / size * 2 - 1
+    inside = front & (np.abs(gx) <= 1) & (np.abs(gy) <= 1)
+    grid = np.stack([np.nan_to_num(gx, nan=2.0), np.nan_to_num(gy, nan=2.0)], axis=-1)
+    return (torch.from_numpy(grid).float()[None].to(device),
+            torch.from_numpy(inside.astype(np.float32))[None, None].to(device))
+
+
+def equator_density_side(width: int, fov_deg: float) -> float:
+    """Side in pixels of a square pinhole view whose centre has a ``width``-wide panorama's equator density."""
+    return 2 * (width / (2 * math.pi)) * math.tan(math.radians(fov_deg) / 2)
+
+
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 HWC RGB -> float (1, 3, H, W) in [0, 1]."""
     import torch
@@ -181,6 +204,31 @@ def resize_equirect(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     out = F.interpolate(tiled, size=(height, 3 * width), mode="bilinear", align_corners=False,
                         antialias=(height < x.shape[-2] or width < x.shape[-1]))
     return out[..., width:2 * width].contiguous()
+
+
+def resize_equirect_image(image: np.ndarray, *, width: int, height: int) -> np.ndarray:
+    """Resize an equirect numpy image (H, W) or (H, W, C), uint8 or float, wrapping in longitude.
+
+    The same resampling as :func:`resize_equirect` (bilinear, antialiased when
+    shrinking): output column ``j`` is centred on input column
+    ``(j + 0.5) * W / width - 0.5`` with no shift, and the columns next to
+    ±180° see their true neighbours.  uint8 is rounded back to uint8; floats
+    keep their dtype.  ``width`` and ``height`` are keywords, so the order
+    cannot be mistaken.
+    """
+    import torch
+
+    a = np.asarray(image)
+    if a.shape[:2] == (height, width):
+        return a.copy()
+    hwc = a if a.ndim == 3 else a[..., None]
+    t = torch.from_numpy(np.ascontiguousarray(hwc, dtype=np.float64)).permute(2, 0, 1)[None]
+    out = resize_equirect(t, height, width)[0].permute(1, 2, 0).numpy()
+    if a.ndim == 2:
+        out = out[..., 0]
+    if a.dtype == np.uint8:
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(out, dtype=a.dtype)
 
 
 def upsample_equirect(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -263,3 +311,64 @@ def pad_sphere(x: torch.Tensor, left: int, right: int, top: int, bottom: int, ve
 def latitude_of_rows(height: int) -> np.ndarray:
     """Latitude in radians of each row's centre."""
     return np.pi / 2 - (np.arange(height) + 0.5) / height * np.pi
+
+
+@dataclass(frozen=True)
+class MercatorBand:
+    """A band of the sphere around the equator in Mercator projection, with the panorama's own columns.
+
+    Mercator is conformal: a pattern drawn there is isotropic on the sphere
+    at every latitude (only its size shrinks as cos(lat)).  Rows are spaced as
+    the panorama's rows are at the equator (``pi / height`` in Mercator
+    ``y``); ``shift`` moves the band by whole rows of that spacing (a jitter
+    in latitude).  Only rows are resampled (linearly), going in and back, so
+    longitude still wraps exactly.
+    """
+
+    height: int      # rows of the panorama
+    rows: int        # rows of the band
+    shift: int = 0   # offset in rows of the equator's spacing
+
+    @staticmethod
+    def rows_to_reach(height: int, lat_max_deg: float, multiple: int) -> int:
+        """Rows a band needs to reach ``lat_max_deg`` either side of the equator, rounded up to ``multiple``."""
+        step = math.pi / height
+        y_max = math.log(math.tan(math.pi / 4 + math.radians(lat_max_deg) / 2))
+        return max(int(math.ceil(2 * y_max / step / multiple)) * multiple, multiple)
+
+    @property
+    def _step(self) -> float:
+        return math.pi / self.height
+
+    def latitudes(self) -> "torch.Tensor":
+        """Latitude (radians, float64) of each band row's centre, north first."""
+        import torch
+
+        step = self._step
+        y = (self.rows / 2 - (torch.arange(self.rows, dtype=torch.float64) + 0.5)) * step + self.shift * step
+        return 2 * torch.atan(torch.exp(y)) - math.pi / 2
+
+    def from_equirect(self, img: "torch.Tensor") -> "torch.Tensor":
+        """The band (N, C, rows, W) of an equirect tensor (N, C, height, W), rows interpolated linearly."""
+        h = self.height
+        v = ((math.pi / 2 - self.latitudes()) / math.pi * h - 0.5).clamp(0, h - 1)
+        return _lerp_rows(img, v)
+
+    def to_equirect(self, band: "torch.Tensor") -> "torch.Tensor":
+        """A band tensor back onto the panorama's rows: each row inside takes the band at its position; 0 outside."""
+        import torch
+
+        lat = self.latitudes()
+        lat_rows = torch.from_numpy(latitude_of_rows(self.height))
+        inside = lat_rows.abs() < lat[0].abs().clamp(max=lat[-1].abs())
+        oy = self.shift * self._step
+        jpos = (self.rows / 2 - (torch.log(torch.tan(math.pi / 4 + lat_rows / 2)) - oy) / self._step - 0.5)
+        back = _lerp_rows(band, jpos.clamp(0, self.rows - 1))
+        return back * inside.to(band)[:, None]
+
+
+def _lerp_rows(x: "torch.Tensor", pos: "torch.Tensor") -> "torch.Tensor":
+    """Rows of ``x`` (N, C, H, W) at continuous row positions ``pos`` (float64, inside [0, H-1]), linearly."""
+    p0 = pos.floor().long().clamp(max=x.shape[-2] - 2)
+    f = (pos - p0).to(x)[:, None]
+    return x[..., p0, :] * (1 - f) + x[..., p0 + 1, :] * f

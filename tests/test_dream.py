@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from hallucinator import quality, sphere
-from hallucinator.models.backbones import load_backbone
+from hallucinator.models import load_backbone
 from hallucinator.config import DreamConfig
 from hallucinator.demo import demo_panorama
-from hallucinator.engine.dream import Dreamer, reference_dream
+from hallucinator.engine import Dreamer, reference_dream
 from hallucinator.errors import UserError
 
 FAST = dict(model="efficientnet-lite0", layers=["block8"], octaves=2, iterations=3)
@@ -28,12 +28,12 @@ def test_network_padding_wraps_exactly(dreamer):
     torch.manual_seed(0)
     x = torch.rand(1, 3, 64, 128)
     for mode in ("wrap", "sphere"):
-        g = dreamer.engine.grad(x, mode)
-        g2 = dreamer.engine.grad(torch.roll(x, 48, dims=-1), mode)
+        g = dreamer.tiles.grad(x, mode)
+        g2 = dreamer.tiles.grad(torch.roll(x, 48, dims=-1), mode)
         assert torch.allclose(torch.roll(g, 48, dims=-1), g2, atol=1e-4 * g.abs().max().item())
     # with zero padding (a flat picture) it does not
-    g = dreamer.engine.grad(x, "zeros")
-    g2 = dreamer.engine.grad(torch.roll(x, 48, dims=-1), "zeros")
+    g = dreamer.tiles.grad(x, "zeros")
+    g2 = dreamer.tiles.grad(torch.roll(x, 48, dims=-1), "zeros")
     assert not torch.allclose(torch.roll(g, 48, dims=-1), g2, atol=1e-2 * g.abs().max().item())
 
 
@@ -101,7 +101,7 @@ def test_poles_look_like_the_horizon(shared):
 def test_tiles_give_the_whole_pass_gradient(dreamer, mode, crop):
     """With margins of the layer's receptive radius, tiled gradients equal the whole pass's: no tile seams."""
     x = sphere.to_tensor(demo_panorama(512))[(..., *crop)]
-    engine = dreamer.engine
+    engine = dreamer.tiles
     whole = engine.grad(x, mode)
     radius = engine.tile_overlap()
     assert radius >= 64 and radius % dreamer.stride == 0

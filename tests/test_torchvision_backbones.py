@@ -8,10 +8,12 @@ import pytest
 import torch
 import torchvision
 
-from hallucinator.models.backbones import load_backbone
 from hallucinator.config import DreamConfig
-from hallucinator.engine.dream import Dreamer
+from hallucinator.engine import Dreamer
 from hallucinator.errors import UserError
+from hallucinator.models import load_backbone
+from hallucinator.models.loading import weights_path
+from hallucinator.provenance import sha256_file
 
 
 @pytest.fixture(scope="module")
@@ -30,30 +32,55 @@ def weights(tmp_path_factory):
     return out
 
 
+def _energy(net, img, layers):
+    net.set_padding("sphere")
+    return sum(float(a.pow(2).mean()) for a in net(img, layers).values())
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("model,layers", [("googlenet", ["inception4c"]), ("googlenet", ["inception4d.pool"]),
                                           ("vgg16", ["relu3_3"]), ("inception_v3", ["mixed_5d"]),
                                           ("inception_v3", ["mixed_6e"])])
 def test_dreams_with_a_weights_file_and_wraps_exactly(weights, model, layers):
     d = Dreamer(DreamConfig(model=model, layers=layers, weights=weights[model], octaves=1, iterations=1))
+    assert d.net.weights_sha256 == sha256_file(weights[model]), "the given file is the one loaded"
     x = torch.rand(1, 3, 64, 128, generator=torch.Generator().manual_seed(0))
     shift = 2 * d.stride
-    g = d.engine.grad(x, "wrap")
-    g2 = d.engine.grad(torch.roll(x, shift, dims=-1), "wrap")
+    g = d.tiles.grad(x, "wrap")
+    g2 = d.tiles.grad(torch.roll(x, shift, dims=-1), "wrap")
     assert g.abs().sum() > 0
     assert torch.allclose(torch.roll(g, shift, dims=-1), g2, atol=1e-4 * g.abs().max().item())
-    out = d.dream(torch.rand(1, 3, 128, 256, generator=torch.Generator().manual_seed(1)))
+    src = torch.rand(1, 3, 128, 256, generator=torch.Generator().manual_seed(1))
+    out = d.dream(src)
     assert out.shape == (1, 3, 128, 256)
+    assert _energy(d.net, out, layers) > _energy(d.net, src, layers), "the dream raises the layer's energy"
 
 
+@pytest.mark.slow
 def test_logits_objective_on_googlenet(weights):
     d = Dreamer(DreamConfig(model="googlenet", weights=weights["googlenet"], objective="class", class_index=1,
                             layers=["inception4c"], octaves=1, iterations=1))
     src = torch.rand(1, 3, 128, 256, generator=torch.Generator().manual_seed(2))
-    assert (d.dream(src) - src).abs().mean() > 1e-4
+    out = d.dream(src)
+    assert (out - src).abs().mean() > 1e-4
+
+    def margin(img):  # class 1's logit above the mean logit
+        d.net.set_padding("sphere")
+        logits = d.net(img, ["logits"])["logits"].mean(dim=(-2, -1))[0]
+        return float(logits[1] - logits.mean())
+    assert margin(out) > margin(src), "dreaming class 1 raises its logit against the others"
 
 
+@pytest.mark.slow
 def test_wrong_weights_file_is_a_clear_error(weights):
     with pytest.raises(UserError, match="does not fit googlenet"):
         load_backbone("googlenet", weights=weights["vgg16"])
     with pytest.raises(UserError, match="does not exist"):
         load_backbone("googlenet", weights="/nonexistent/googlenet.pth")
+
+
+def test_another_networks_weights_are_a_clear_error():
+    with pytest.raises(UserError, match="does not fit googlenet"):
+        load_backbone("googlenet", weights=str(weights_path("efficientnet-lite0")))
+    with pytest.raises(UserError, match="does not exist"):
+        load_backbone("vgg16", weights="/nonexistent/vgg16.pth")

@@ -1,0 +1,17 @@
+"""Which torch device the engine runs on: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, checked against the machine."""
+from __future__ import annotations
+
+import torch
+
+from ..errors import UserError
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for a ``--device`` word; a one-line UserError for one this machine cannot give."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto")
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise UserError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
+    return torch.device(name)
