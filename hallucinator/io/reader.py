@@ -55,8 +55,6 @@ class Decoder:
     """
 
     def __init__(self, path, rotate: bool = True, threads: int = 0, hwaccel: bool = False):
-        import av
-
         self.path = str(path)
         self.rotate = rotate
         self._threads = threads
