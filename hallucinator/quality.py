@@ -23,7 +23,6 @@ in [0, 1] units), so the source's own structure does not count:
 """
 from __future__ import annotations
 
-import math
 from typing import Dict, List
 
 import cv2
@@ -37,9 +36,10 @@ POLES = (("up", 90.0), ("down", -90.0))
 
 
 def _gray(img: np.ndarray) -> np.ndarray:
+    """Gray (H, W) float64 in [0, 1] of an RGB or gray image; the dtype sets the scale (integers: 0..max)."""
     a = img.astype(np.float64)
-    if a.max() > 1.5:
-        a = a / 255.0
+    if np.issubdtype(img.dtype, np.integer):
+        a = a / np.iinfo(img.dtype).max
     return a @ np.array([0.299, 0.587, 0.114]) if a.ndim == 3 else a
 
 
@@ -85,7 +85,7 @@ def structure_stats(view: np.ndarray, sigma: float = 2.0) -> Dict[str, float]:
 
 def view_size(width: int) -> int:
     """Side of a 90° view whose centre has the panorama's equator resolution (W / pi)."""
-    return max(int(round(width / math.pi)), 32)
+    return max(int(round(sphere.equator_density_side(width, 90.0))), 32)
 
 
 def views_of(res: np.ndarray, size: int) -> Dict[str, np.ndarray]:
