@@ -104,3 +104,44 @@ def test_upsample_equirect_treats_every_column_alike():
 
     assert phase_spread(sphere.upsample_equirect(noise, 2000, 128)) < 0.03
     assert phase_spread(sphere.resize_equirect(noise, 2000, 128)) > 0.1
+
+
+def _longitude_phase_px(row: np.ndarray, cycles: int) -> tuple:
+    """Phase (in output pixels) and amplitude of a ``cycles``-per-turn sinusoid in longitude, by least squares."""
+    w = row.shape[-1]
+    theta = 2 * np.pi * cycles * (np.arange(w) + 0.5) / w
+    a = 2 * np.mean((row - row.mean()) * np.sin(theta))
+    b = 2 * np.mean((row - row.mean()) * np.cos(theta))
+    return math.atan2(b, a) / (2 * np.pi * cycles) * w, math.hypot(a, b)
+
+
+@pytest.mark.parametrize("src_w,dst_w", [(259, 256), (640, 256), (256, 259), (256, 640)])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_resize_equirect_image_keeps_every_column_at_its_longitude(src_w, dst_w, dtype):
+    """A sinusoid in longitude comes out at the same longitude (phase error < 0.01 px) and nearly full amplitude."""
+    cycles, h = 5, 24
+    lon = 2 * np.pi * cycles * (np.arange(src_w) + 0.5) / src_w
+    row = 0.5 + 0.4 * np.sin(lon)
+    img = np.repeat(np.repeat(row[None, :, None], h, axis=0), 3, axis=2)
+    img = np.rint(img * 255).astype(np.uint8) if dtype == np.uint8 else img.astype(dtype)
+    out = sphere.resize_equirect_image(img, width=dst_w, height=h // 2)
+    assert out.shape == (h // 2, dst_w, 3) and out.dtype == dtype
+    scale = 255.0 if dtype == np.uint8 else 1.0
+    phase, amp = _longitude_phase_px(out[:, :, 1].astype(np.float64).mean(axis=0) / scale, cycles)
+    assert abs(phase) < 0.01, phase
+    assert amp == pytest.approx(0.4, rel=0.02)
+
+
+def test_resize_equirect_image_wraps_and_matches_the_tensor_resize():
+    rng = np.random.default_rng(0)
+    img = rng.random((40, 80)).astype(np.float64)
+    out = sphere.resize_equirect_image(img, width=64, height=32)
+    ref = sphere.resize_equirect(torch.from_numpy(img)[None, None], 32, 64)[0, 0].numpy()
+    assert out.shape == (32, 64) and np.allclose(out, ref, atol=1e-12)
+    # a shift of 5 input columns before is a shift of 4 output columns after: the seam is like any column
+    shifted = sphere.resize_equirect_image(np.roll(img, 5, axis=1), width=64, height=32)
+    assert np.allclose(np.roll(out, 4, axis=1), shifted, atol=1e-6)
+    same = sphere.resize_equirect_image(img, width=80, height=40)
+    assert np.array_equal(same, img) and same is not img
+    with pytest.raises(TypeError):
+        sphere.resize_equirect_image(img, 64, 32)  # width and height are keywords: the order cannot be mistaken
