@@ -32,8 +32,8 @@ class Timeline:
 
     def place(self, pts: Optional[int]) -> tuple:
         """(output pts, whether the frame had to be re-timed) for a frame with source ``pts`` (None: unknown)."""
-        if pts is None:
-            pts = 0 if self.last is None else self.last + self.step
+        if pts is None:    # one frame period after the previous frame, on the source's timeline
+            pts = 0 if self.last is None else self.first + self.last + self.step
         if self.first is None:
             self.first = pts
         out = pts - self.first
