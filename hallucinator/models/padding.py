@@ -1,0 +1,129 @@
+"""Explicit padding that the engine switches per pass: ordinary, wrapped band, or whole sphere.
+
+Every spatial padding in a backbone is a :class:`Pad` module, so the same
+weights can run as an ordinary picture network (``"zeros"``), on a band cut out
+of a panorama (``"wrap"``: longitude wraps, rows mirror), or on a whole
+panorama (``"sphere"``: longitude wraps, rows continue over the poles).  With an
+input width that is a multiple of the network's total stride, a wrapped image
+stays exactly periodic through every strided layer.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..sphere import pad_sphere
+
+PAD_MODES = ("zeros", "wrap", "sphere")
+
+
+class Pad(nn.Module):
+    """Explicit padding (left, right, top, bottom) whose behaviour follows the model's padding mode."""
+
+    def __init__(self, left: int, right: int, top: int, bottom: int, fill: float = 0.0):
+        super().__init__()
+        self.amount = (int(left), int(right), int(top), int(bottom))
+        self.fill = float(fill)
+        self.mode = "zeros"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        l, r, t, b = self.amount
+        if not (l or r or t or b):
+            return x
+        if self.mode == "zeros":
+            return F.pad(x, (l, r, t, b), value=self.fill)
+        if self.mode == "wrap":
+            return pad_sphere(x, l, r, t, b, vertical="reflect")
+        return pad_sphere(x, l, r, t, b, vertical="pole")
+
+    def extra_repr(self) -> str:
+        return f"amount={self.amount}, mode={self.mode}"
+
+
+def same_padding(kernel: int, stride: int) -> Tuple[int, int]:
+    """TensorFlow's "same" padding for an input that is a multiple of the stride: (before, after)."""
+    total = max(kernel - stride, 0)
+    return total // 2, total - total // 2
+
+
+def set_padding_mode(model: nn.Module, mode: str) -> None:
+    """Switch every :class:`Pad` inside ``model`` to ``mode`` (one of :data:`PAD_MODES`)."""
+    if mode not in PAD_MODES:
+        raise ValueError(f"unknown padding mode {mode!r}")
+    for m in model.modules():
+        if isinstance(m, Pad):
+            m.mode = mode
+
+
+def padding_mode(model: nn.Module) -> str:
+    """The mode the :class:`Pad` modules of ``model`` are in ("zeros" when it has none)."""
+    return next((m.mode for m in model.modules() if isinstance(m, Pad)), "zeros")
+
+
+def pair(v) -> Tuple[int, int]:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _pad_amounts(kernel, stride, padding) -> List[int]:
+    """(left, right, top, bottom) keeping the output at ``input / stride`` for inputs that are multiples of it."""
+    k, s, p = pair(kernel), pair(stride or kernel), pair(padding)
+    amounts = []
+    for axis in (1, 0):  # width first, then height, as F.pad wants
+        before = p[axis] if p[axis] > 0 else (k[axis] - s[axis]) // 2
+        amounts += [before, max(k[axis] - s[axis] - before, 0)]
+    return amounts
+
+
+def make_padding_explicit(module: nn.Module) -> None:
+    """Replace the implicit padding of every conv and pool in ``module`` by a :class:`Pad` in front of it.
+
+    The amounts keep the output at exactly ``input / stride`` for inputs that are
+    a multiple of the stride (ceil-mode pools become an extra right/bottom pad).
+    """
+    for name, child in list(module.named_children()):
+        if isinstance(child, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            pads = _pad_amounts(child.kernel_size, child.stride, child.padding)
+            fill = -math.inf if isinstance(child, nn.MaxPool2d) else 0.0
+            if isinstance(child, nn.Conv2d):
+                child.padding = (0, 0)
+            else:
+                child.padding = 0
+                child.ceil_mode = False
+                if isinstance(child, nn.AvgPool2d):
+                    child.count_include_pad = True
+            if any(pads):
+                setattr(module, name, nn.Sequential(Pad(*pads, fill=fill), child))
+        else:
+            make_padding_explicit(child)
+
+
+class FunctionalPools:
+    """Stands in for ``torch.nn.functional`` inside a torchvision module whose forward pools functionally.
+
+    Inception v3's blocks call ``F.avg_pool2d(..., padding=1)`` and
+    ``F.max_pool2d(x, 3, 2)`` in code, where no module can be swapped; these
+    two go through a :class:`Pad` in the backbone's current mode instead.
+    """
+
+    def __init__(self, mode: str):
+        self.mode = mode
+
+    def __getattr__(self, name):
+        return getattr(F, name)
+
+    def _pad(self, x, kernel_size, stride, padding, fill):
+        pad = Pad(*_pad_amounts(kernel_size, stride, padding), fill=fill)
+        pad.mode = self.mode
+        return pad(x), pair(kernel_size), pair(stride or kernel_size)
+
+    def avg_pool2d(self, x, kernel_size, stride=None, padding=0, **kwargs):
+        x, k, s = self._pad(x, kernel_size, stride, padding, 0.0)
+        return F.avg_pool2d(x, k, s, 0)
+
+    def max_pool2d(self, x, kernel_size, stride=None, padding=0, **kwargs):
+        x, k, s = self._pad(x, kernel_size, stride, padding, -math.inf)
+        return F.max_pool2d(x, k, s, 0)
