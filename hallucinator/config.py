@@ -1,4 +1,4 @@
-"""Configuration of the dream engine: one dataclass, presets, TOML in and out.
+"""Configuration of the dream engine: one dataclass, presets, and settings read from TOML or a sidecar.
 
 Every field is recorded in the output's JSON sidecar, so a result can be
 reproduced from its sidecar alone (``--config OUTPUT.json`` reads it back).
@@ -18,6 +18,19 @@ OBJECTIVES = ("l2", "channels", "class", "guide")
 POLE_METHODS = ("faces", "none")
 
 
+def comma_names(text: str) -> List[str]:
+    """'block8, block10' -> ['block8', 'block10']."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def comma_ints(text: str) -> List[int]:
+    """'3,17,42' -> [3, 17, 42], or a one-line UserError."""
+    try:
+        return [int(item) for item in comma_names(text)]
+    except ValueError:
+        raise UserError(f"--channels must be comma-separated integers, not {text!r}") from None
+
+
 @dataclass
 class DreamConfig:
     """Everything that decides what the engine dreams.
@@ -26,26 +39,37 @@ class DreamConfig:
     divided by its mean absolute value (the google/deepdream rule and value).
     """
 
-    model: str = "efficientnet-lite2"
-    layers: List[str] = field(default_factory=lambda: ["block10"])
-    objective: str = "l2"                 # l2 | channels | class | guide
-    channels: List[int] = field(default_factory=list)   # for objective "channels"
-    class_index: Optional[int] = None     # for objective "class"
-    guide: Optional[str] = None           # image path for objective "guide"
-    octaves: int = 4
-    octave_scale: float = 1.4
-    iterations: int = 10
-    step_size: float = 1.5
-    jitter: int = 32
-    seed: int = 0
-    device: str = "auto"                  # auto | cpu | cuda | cuda:N
-    flat: bool = False                    # treat the input as an ordinary picture
-    poles: str = "faces"                  # faces | none: how the polar caps are dreamed
+    # fields with a "help" become `hallucinator dream` options (hallucinator.cli.args); the rest are set in a
+    # --config file
+    model: str = field(default="efficientnet-lite2", metadata={"help": "backbone (see `hallucinator models`)"})
+    layers: List[str] = field(default_factory=lambda: ["block10"], metadata={
+        "help": "layer to dream (repeat or comma-separate for several)", "flag": "--layer", "metavar": "NAME",
+        "repeat": True, "parse": comma_names})
+    objective: str = field(default="l2", metadata={
+        "help": "what to maximise: the layers' energy (l2), --channels, a --class-index or a --guide's features",
+        "choices": OBJECTIVES})
+    channels: List[int] = field(default_factory=list, metadata={
+        "help": "channel numbers for --objective channels, e.g. 3,17,42", "parse": comma_ints})
+    class_index: Optional[int] = field(default=None, metadata={"help": "ImageNet class for --objective class"})
+    guide: Optional[str] = field(default=None, metadata={"help": "guide image for --objective guide",
+                                                         "metavar": "IMAGE"})
+    octaves: int = field(default=4, metadata={"help": "image scales dreamed, smallest first"})
+    octave_scale: float = field(default=1.4, metadata={"help": "size ratio between octaves (above 1)"})
+    iterations: int = field(default=10, metadata={"help": "gradient steps per octave"})
+    step_size: float = field(default=1.5, metadata={
+        "help": "step in 0-255 pixel units on the mean-normalised gradient"})
+    jitter: int = field(default=32, metadata={"help": "random shift in pixels (wraps in longitude only)"})
+    seed: int = field(default=0, metadata={"help": "random seed of the jitter (same seed, same output)"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
+    flat: bool = field(default=False, metadata={"help": "an ordinary picture, not a 360° panorama"})
+    poles: str = field(default="faces", metadata={"help": "how the polar caps are dreamed", "choices": POLE_METHODS})
     pole_fov: float = 100.0               # field of view of the polar faces, degrees
     pole_blend: List[float] = field(default_factory=lambda: [42.0, 50.0])  # latitudes of the blend ramp
-    tile_max_pixels: int = 0              # tile the gradient when a pass exceeds this many pixels (0: auto)
+    tile_max_pixels: int = field(default=0, metadata={
+        "help": "tile passes larger than this many pixels (0: automatic)"})
     tile_overlap: int = 0                 # margin of each tile in pixels (0: the layer's receptive radius)
-    weights: Optional[str] = None         # explicit weights file for torchvision nets
+    weights: Optional[str] = field(default=None, metadata={"help": "weights file for a torchvision backbone",
+                                                           "metavar": "PATH"})
 
     def validate(self) -> "DreamConfig":
         if self.objective not in OBJECTIVES:
@@ -126,12 +150,6 @@ def load_config_file(path: str) -> Dict[str, Any]:
     if unknown:
         raise UserError(f"config file {path} has unknown keys {', '.join(unknown)}; valid keys: {', '.join(sorted(known))}")
     return data
-
-
-def to_toml(cfg: DreamConfig) -> str:
-    import tomli_w
-
-    return tomli_w.dumps({"dream": {k: v for k, v in cfg.to_dict().items() if v is not None}})
 
 
 def parse_size(text: str, option: str = "--size") -> "tuple[int, int]":

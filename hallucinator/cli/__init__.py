@@ -1,6 +1,6 @@
 """The ``hallucinator`` command: one entry point with subcommands.
 
-Each feature module adds its own subcommands through a ``register(sub)``
+Each command module adds its own subcommands through a ``register(sub)``
 function (and ``register_bench(bench_sub)`` for ``hallucinator bench ...``);
 this file only wires them together and turns :class:`UserError` into a
 one-line message and exit code 2.
@@ -16,8 +16,12 @@ from ..errors import UserError
 
 # Modules that contribute subcommands, in the order they appear in --help.
 COMMAND_MODULES = (
-    "hallucinator.cli.commands",          # dream, models, inspect, demo, bench dream
-    "hallucinator.video.pipeline",          # cache (video dreaming lives inside `dream`)
+    "hallucinator.cli.dream",             # dream (images here, videos through cli.video)
+    "hallucinator.cli.models",            # models
+    "hallucinator.cli.inspect",           # inspect
+    "hallucinator.cli.demo",              # demo
+    "hallucinator.cli.bench",             # bench dream
+    "hallucinator.cli.video",             # cache, bench video (video dreaming lives inside `dream`)
     "hallucinator.cli.view",        # view, bench viewer
     "hallucinator.cli.experiment",    # experiment ...
 )
@@ -34,12 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="WHAT")
     bench.set_defaults(func=lambda args: bench.print_help() or 2)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a part that is not installed in this build
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
+        module = importlib.import_module(name)
         if hasattr(module, "register"):
             module.register(sub)
         if hasattr(module, "register_bench"):
@@ -48,16 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
     try:
-        result = args.func(args)
-        return int(result or 0)
+        args = parser.parse_args(argv)  # an option's parser may raise a UserError too
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        return int(args.func(args) or 0)
     except UserError as exc:
-        if args.debug:
+        if debug:
             raise
         print(f"hallucinator: error: {exc.message}", file=sys.stderr)
         return exc.code

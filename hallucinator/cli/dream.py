@@ -1,0 +1,155 @@
+"""``hallucinator dream``: a still image here, a video through :mod:`.video`.
+
+The dream settings are the documented fields of
+:class:`~hallucinator.config.DreamConfig` (built by :mod:`.args`), with the
+precedence flags > ``--config`` > ``--preset`` > defaults; the image path
+writes the dream and a provenance sidecar next to it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+
+from ..config import DreamConfig, load_config_file, preset
+from ..errors import UserError
+from .args import add_dataclass_arguments, values_from_args
+from .video import add_video_arguments, run_video
+
+
+def add_dream_options(p: argparse.ArgumentParser) -> None:
+    """Options that set a DreamConfig.  Defaults are None so presets and config files can fill them."""
+    g = p.add_argument_group("dream settings (precedence: flags > --config > --preset > defaults)")
+    g.add_argument("--preset", help="named settings: default, classic, hallucination-machine, fast")
+    g.add_argument("--config", metavar="FILE", help="settings from a TOML file or an earlier output's .json sidecar")
+    add_dataclass_arguments(g, DreamConfig)
+
+
+def config_from_args(args: argparse.Namespace) -> DreamConfig:
+    """The DreamConfig of a parsed command line: defaults, then --preset, then --config, then flags."""
+    from ..models import get_spec
+
+    values: Dict[str, Any] = {}
+    if args.preset:
+        values.update(preset(args.preset))
+    if args.config:
+        values.update(load_config_file(args.config))
+    values.update(values_from_args(args, DreamConfig))
+    if "model" in values and "layers" not in values:
+        values["layers"] = [get_spec(values["model"]).default_layer]
+    return DreamConfig(**values).validate()
+
+
+class Progress:
+    """A one-line progress display on stderr (octave, iteration, elapsed, ETA)."""
+
+    def __init__(self, label: str, enabled: bool = True):
+        self.label, self.enabled, self.t0 = label, enabled and sys.stderr.isatty(), time.perf_counter()
+
+    def __call__(self, octave: int, n_oct: int, it: int, n_it: int) -> None:
+        if not self.enabled:
+            return
+        done = (octave * n_it + it) / max(n_oct * n_it, 1)
+        el = time.perf_counter() - self.t0
+        eta = el / max(done, 1e-9) * (1 - done)
+        print(f"\r{self.label}: octave {octave + 1}/{n_oct} step {it}/{n_it}  {el:5.1f}s  ETA {eta:5.1f}s",
+              end="", file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.enabled:
+            print(file=sys.stderr)
+
+
+def dream_image_file(input_path: str, output_path: str, cfg: DreamConfig, quiet: bool = False) -> Dict[str, Any]:
+    """Dream one image file into another, with a JSON sidecar next to it.  Returns the sidecar."""
+    import torch
+
+    from .. import quality, sphere
+    from ..engine import Dreamer
+    from ..io.images import check_writable, read_image, write_image
+    from ..provenance import sha256_file, versions, write_sidecar
+
+    check_writable(output_path)
+    notes: List[str] = []
+    src_u8 = read_image(input_path, notes)
+    h, w = src_u8.shape[:2]
+    if not cfg.flat and abs(w - 2 * h) > 1:
+        raise UserError(f"{input_path} is {w}x{h}, not a 2:1 equirectangular panorama; pass --flat to dream it "
+                        f"as an ordinary picture, or resample it to {2 * h}x{h}")
+    t0 = time.perf_counter()
+    dreamer = Dreamer(cfg)
+    t_load = time.perf_counter() - t0
+    progress = Progress(Path(output_path).name, enabled=not quiet)
+    t1 = time.perf_counter()
+    with torch.inference_mode(False):
+        out = dreamer.dream(sphere.to_tensor(src_u8), progress=progress)
+    t_dream = time.perf_counter() - t1
+    progress.close()
+    for msg in dreamer.warnings:
+        print(f"hallucinator: warning: {msg}", file=sys.stderr)
+    out_u8 = sphere.to_uint8(out)
+    figures = quality.inspect(src_u8, out_u8) if not cfg.flat else {
+        "strength_mean": float(np.abs(quality.residual(src_u8, out_u8)).mean())}
+    sidecar = {
+        "kind": "hallucinator.dream.image",
+        "input": {"path": str(input_path), "sha256": sha256_file(input_path), "width": w, "height": h,
+                  "conversions": notes},
+        "output": {"path": str(output_path)},
+        "config": cfg.to_dict(),
+        "model": {"name": cfg.model, "weights_file": str(dreamer.net.weights_file),
+                  "weights_sha256": dreamer.net.weights_sha256, "layers": dreamer.objective.layers,
+                  "total_stride": dreamer.stride},
+        "octave_sizes": [list(s) for s in dreamer.octave_sizes(h, w)],
+        "device": str(dreamer.device),
+        "fingerprint": dreamer.fingerprint(),
+        "versions": versions(),
+        "timings_s": {"load_model": round(t_load, 3), "dream": round(t_dream, 3)},
+        "quality": figures,
+        "warnings": dreamer.warnings,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_image(output_path, out_u8)
+    try:
+        write_sidecar(output_path + ".json", sidecar)
+    except BaseException:
+        Path(output_path).unlink(missing_ok=True)
+        raise
+    return sidecar
+
+
+def quality_line(q: Dict[str, Any]) -> str:
+    """The seam and pole figures of a dreamed panorama, on one line."""
+    return (f"seam {q['seam_ratio']:.2f}  pole/horizon coherence {q['pole_horizon_coherence_ratio']:.2f}"
+            f"  tangential bias excess {q['tangential_bias_excess']:+.2f}"
+            f"  pole/horizon strength {q['pole_horizon_strength_ratio']:.2f}")
+
+
+def cmd_dream(args: argparse.Namespace) -> int:
+    from ..io.probe import is_video
+
+    cfg = config_from_args(args)
+    if is_video(args.input):
+        return run_video(args, cfg)
+    sidecar = dream_image_file(args.input, args.output, cfg, quiet=args.quiet)
+    if not args.quiet:
+        q = sidecar["quality"]
+        line = f"wrote {args.output} and {args.output}.json in {sidecar['timings_s']['dream']:.1f}s"
+        if "seam_ratio" in q:
+            line += "  " + quality_line(q)
+        print(line)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("dream", help="dream a 360° image or video (or an ordinary picture with --flat)",
+                       description="Dream INPUT into OUTPUT and write OUTPUT.json with every parameter.")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+    add_dream_options(p)
+    add_video_arguments(p)
+    p.set_defaults(func=cmd_dream)
