@@ -95,8 +95,22 @@ class DreamConfig:
         if not self.layers:
             raise UserError("name at least one layer with --layer")
         if not 10.0 < self.pole_fov < 170.0:
-            raise UserError("--pole-fov must lie between 10 and 170 degrees")
+            raise UserError("pole_fov must lie between 10 and 170 degrees")
+        self._check_poles()
         return self
+
+    def _check_poles(self) -> None:
+        """The blend ramp is two rising latitudes, and the polar views reach where it starts."""
+        blend = list(self.pole_blend)
+        if len(blend) != 2 or not 0.0 < blend[0] < blend[1] < 90.0:
+            raise UserError(f"pole_blend {blend} must be two latitudes in degrees with 0 < first < second < 90, "
+                            "e.g. [42, 50]")
+        need = 2 * (90.0 - blend[0])
+        if self.poles == "faces" and self.pole_fov < need:
+            raise UserError(f"pole_fov {self.pole_fov:g} is too narrow: the polar views must reach latitude "
+                            f"{blend[0]:g} where pole_blend starts, or the sphere between is never dreamed; "
+                            f"set pole_fov to at least {need:g} or pole_blend's first latitude to at least "
+                            f"{90 - self.pole_fov / 2:g}")
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
