@@ -140,10 +140,12 @@ LIMITS = {
 
 
 def verdicts(figures: Dict[str, float]) -> Dict[str, bool]:
+    """Whether each figure in ``figures`` that has an acceptance limit meets it."""
     out = {}
     for key, (op, limit) in LIMITS.items():
-        v = figures[key]
-        out[key] = v <= limit if op == "<=" else v >= limit
+        if key in figures:
+            v = figures[key]
+            out[key] = v <= limit if op == "<=" else v >= limit
     return out
 
 

@@ -13,6 +13,13 @@ from hallucinator.errors import UserError
 FAST = dict(model="efficientnet-lite0", layers=["block8"], octaves=2, iterations=3)
 
 
+def layer_energy(net, img, layer, padding="sphere"):
+    """Mean squared activation of ``layer``: what the L2 objective raises."""
+    net.set_padding(padding)
+    with torch.no_grad():
+        return float(net(img, [layer])[layer].pow(2).mean())
+
+
 @pytest.fixture(scope="module")
 def pano256():
     return demo_panorama(256)
@@ -38,10 +45,17 @@ def test_network_padding_wraps_exactly(dreamer):
 
 
 def test_octave_widths_are_multiples_of_twice_the_stride(dreamer):
-    for h, w in dreamer.octave_sizes(500, 1000):
+    sizes = dreamer.octave_sizes(500, 1000)
+    assert len(sizes) == dreamer.cfg.octaves
+    for h, w in sizes:
         assert w % (2 * dreamer.stride) == 0 and w == 2 * h
+    # the last is the nearest aligned width to the source's; each octave is octave_scale smaller, to alignment
+    assert abs(sizes[-1][1] - 1000) <= dreamer.stride
+    for (_, small), (_, big) in zip(sizes, sizes[1:]):
+        assert abs(small - big / dreamer.cfg.octave_scale) <= dreamer.stride
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_and_seed_matters(dreamer, pano256):
     src = sphere.to_tensor(pano256)
     a = sphere.to_uint8(dreamer.dream(src, seed=3))
@@ -50,6 +64,10 @@ def test_same_seed_same_bytes_and_seed_matters(dreamer, pano256):
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
     assert np.abs(a.astype(int) - pano256).mean() > 2  # it dreamed something
+    # and what it dreamed is what the objective asks for: the layer's energy rises (by about a fifth here)
+    before = layer_energy(dreamer.net, src, "block8")
+    assert layer_energy(dreamer.net, sphere.to_tensor(a), "block8") > 1.1 * before
+    assert layer_energy(dreamer.net, sphere.to_tensor(c), "block8") > 1.1 * before
 
 
 def test_zero_carried_detail_changes_nothing(dreamer, pano256):
@@ -57,6 +75,7 @@ def test_zero_carried_detail_changes_nothing(dreamer, pano256):
     assert torch.equal(dreamer.dream(src, seed=1), dreamer.dream(src, seed=1, detail=torch.zeros_like(src)))
 
 
+@pytest.mark.slow
 def test_seam_is_like_any_other_column():
     """Residual continuity across ±180°, over six seeds: the engine's seam pair is like any other, the textbook's is not.
 
@@ -72,10 +91,11 @@ def test_seam_is_like_any_other_column():
                     for s in range(6)])
     textbook = np.mean([quality.seam_ratio(quality.residual(
         pano, sphere.to_uint8(reference_dream(ref_net, src, "block8", 2, 1.4, 4, seed=s)))) for s in range(6)])
-    assert ours <= 1.10, ours
+    assert quality.verdicts({"seam_ratio": ours}) == {"seam_ratio": True}, ours  # the limit's one home
     assert textbook >= ours + 0.05, (textbook, ours)
 
 
+@pytest.mark.slow
 def test_poles_look_like_the_horizon(shared):
     """In 90° views straight up/down the dream is no more streaked than at the horizon (textbook: it is)."""
     import cv2
@@ -89,9 +109,8 @@ def test_poles_look_like_the_horizon(shared):
     ref_net = load_backbone("efficientnet-lite0", fold_bn=False)
     ref = sphere.to_uint8(reference_dream(ref_net, sphere.to_tensor(pano), "block8", 3, 1.4, 5))
     r = quality.inspect(pano, ref)
-    assert f["pole_horizon_coherence_ratio"] <= 1.12, f
-    assert f["tangential_bias_excess"] <= 0.15, f
-    assert f["pole_horizon_strength_ratio"] >= 0.5, f
+    pole_keys = ("pole_horizon_coherence_ratio", "tangential_bias_excess", "pole_horizon_strength_ratio")
+    assert quality.verdicts({k: f[k] for k in pole_keys}) == dict.fromkeys(pole_keys, True), quality.format_report(f)
     assert r["tangential_bias_excess"] > f["tangential_bias_excess"] + 0.1, (r, f)
 
 
@@ -101,19 +120,21 @@ def test_poles_look_like_the_horizon(shared):
 def test_tiles_give_the_whole_pass_gradient(dreamer, mode, crop):
     """With margins of the layer's receptive radius, tiled gradients equal the whole pass's: no tile seams."""
     x = sphere.to_tensor(demo_panorama(512))[(..., *crop)]
-    engine = dreamer.tiles
-    whole = engine.grad(x, mode)
-    radius = engine.tile_overlap()
+    tiles = dreamer.tiles
+    whole = tiles.grad(x, mode)
+    radius = tiles.tile_overlap()
     assert radius >= 64 and radius % dreamer.stride == 0
-    engine.max_pixels = (128 + 2 * radius) ** 2  # cores of 128 px: the input is cut in several tiles each way
+    kept = tiles.max_pixels
+    tiles.max_pixels = (128 + 2 * radius) ** 2  # cores of 128 px: the input is cut in several tiles each way
     try:
-        tiled = engine.grad(x, mode)
+        tiled = tiles.grad(x, mode)
     finally:
-        engine.max_pixels = 10 ** 9
+        tiles.max_pixels = kept
     err = (tiled - whole).abs().max() / whole.abs().max()
     assert err < 1e-3, err.item()
 
 
+@pytest.mark.slow
 def test_a_dream_in_tiles_is_the_dream_in_one_piece():
     cfg = DreamConfig(**{**FAST, "iterations": 2})
     src = sphere.to_tensor(demo_panorama(512))
@@ -129,23 +150,65 @@ def test_flat_pictures_and_aspect_check(dreamer):
     flat = Dreamer(DreamConfig(**FAST, flat=True))
     out = flat.dream(img)
     assert out.shape == img.shape
+    assert layer_energy(flat.net, out, "block8", "zeros") > 1.1 * layer_energy(flat.net, img, "block8", "zeros")
+
+
+def test_a_flat_step_is_the_textbook_step():
+    """One octave, one step, no jitter: img + step/255 * g / mean|g|, with g the L2 gradient under zero padding."""
+    d = Dreamer(DreamConfig(**{**FAST, "octaves": 1, "iterations": 1, "jitter": 0}, flat=True))
+    img = sphere.to_tensor(demo_panorama(256)[:, :200])
+    x = img.clone().requires_grad_(True)
+    d.net.set_padding("zeros")
+    a = d.net(x, ["block8"])["block8"]
+    (g,) = torch.autograd.grad(a.pow(2).sum() / a.shape[1], x)
+    expected = (img + 1.5 / 255 * g / g.abs().mean()).clamp(0, 1)
+    assert torch.allclose(d.dream(img), expected, atol=1e-6)
 
 
 def test_too_small_for_the_network_says_the_size_needed():
     d = Dreamer(DreamConfig(model="efficientnet-lite0", layers=["block8"], octaves=1, iterations=1))
     with pytest.raises(UserError, match="needs at least"):
         d.dream(torch.rand(1, 3, 16, 32))
-    d4 = Dreamer(DreamConfig(model="efficientnet-lite0", layers=["block8"], octaves=6, iterations=1))
-    d4.dream(torch.rand(1, 3, 128, 256))
-    assert any("dreaming" in w for w in d4.warnings)
 
 
-@pytest.mark.parametrize("objective,extra", [("channels", {"channels": [1, 5]}), ("class", {"class_index": 281})])
-def test_other_objectives_run(objective, extra):
+def test_too_many_octaves_for_the_size_dream_fewer_and_say_so():
+    d = Dreamer(DreamConfig(model="efficientnet-lite0", layers=["block8"], octaves=6, iterations=1))
+    n = len(d.octave_sizes(128, 256))
+    assert 1 <= n < 6
+    assert d.dream(torch.rand(1, 3, 128, 256)).shape == (1, 3, 128, 256)
+    assert d.warnings == [f"image 256x128 is too small for 6 octaves at scale 1.4; dreaming {n} octave(s)"]
+
+
+def _channel_share(net, img, channels):
+    """Energy of ``channels`` at block8 over the mean channel's energy."""
+    net.set_padding("sphere")
+    with torch.no_grad():
+        e = net(img, ["block8"])["block8"].pow(2).mean(dim=(0, 2, 3))
+    return float(e[channels].mean() / e.mean())
+
+
+def _class_margin(net, img, index):
+    """The class's mean logit above the mean of all logits."""
+    net.set_padding("sphere")
+    with torch.no_grad():
+        logits = net(img, ["logits"])["logits"].mean(dim=(-2, -1))[0]
+    return float(logits[index] - logits.mean())
+
+
+def test_channels_objective_raises_those_channels():
     d = Dreamer(DreamConfig(model="efficientnet-lite0", layers=["block8"], octaves=1, iterations=2,
-                            objective=objective, **extra))
+                            objective="channels", channels=[1, 5]))
     src = sphere.to_tensor(demo_panorama(256))
-    assert (d.dream(src) - src).abs().mean() > 1e-3
+    before, after = (_channel_share(d.net, x, [1, 5]) for x in (src, d.dream(src)))
+    assert after > 1.15 * before, (before, after)
+
+
+def test_class_objective_raises_that_class():
+    d = Dreamer(DreamConfig(model="efficientnet-lite0", layers=["block8"], octaves=1, iterations=2,
+                            objective="class", class_index=281))
+    src = sphere.to_tensor(demo_panorama(256))
+    before, after = (_class_margin(d.net, x, 281) for x in (src, d.dream(src)))
+    assert after > before + 0.3, (before, after)
 
 
 def test_guide_objective(tmp_path):
@@ -157,4 +220,11 @@ def test_guide_objective(tmp_path):
     d = Dreamer(DreamConfig(model="efficientnet-lite0", layers=["block8"], octaves=1, iterations=2,
                             objective="guide", guide=str(guide)))
     src = sphere.to_tensor(demo_panorama(256))
-    assert (d.dream(src) - src).abs().mean() > 1e-3
+    out = d.dream(src)
+    assert (out - src).abs().mean() > 1e-3
+
+    def matched(img):  # the objective: how well each position matches its best guide feature
+        d.net.set_padding("sphere")
+        with torch.no_grad():
+            return float(d.objective(d.net(img, d.objective.layers)))
+    assert matched(out) > 1.1 * matched(src)

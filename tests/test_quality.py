@@ -64,6 +64,7 @@ def test_verdicts_follow_the_limits_in_both_directions():
     bad = {k: (limit + 0.01 if op == "<=" else limit - 0.01) for k, (op, limit) in quality.LIMITS.items()}
     assert all(quality.verdicts(good).values())
     assert not any(quality.verdicts(bad).values())
+    assert quality.verdicts({"seam_ratio": 0.9, "strength_mean": 0.1}) == {"seam_ratio": True}  # limited keys only
 
 
 def test_views_of_look_where_they_say():

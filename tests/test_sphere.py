@@ -145,3 +145,33 @@ def test_resize_equirect_image_wraps_and_matches_the_tensor_resize():
     assert np.array_equal(same, img) and same is not img
     with pytest.raises(TypeError):
         sphere.resize_equirect_image(img, 64, 32)  # width and height are keywords: the order cannot be mistaken
+
+
+def test_mercator_band_rows_follow_mercator_and_reach_the_latitude_asked():
+    h, multiple = 256, 16
+    rows = sphere.MercatorBand.rows_to_reach(h, 58.0, multiple)
+    assert rows % multiple == 0
+    for shift in (0, 5, -7):
+        lat = sphere.MercatorBand(h, rows, shift).latitudes().numpy()
+        y = (rows / 2 - (np.arange(rows) + 0.5) + shift) * math.pi / h  # Mercator y, equator row spacing
+        assert np.allclose(lat, np.arctan(np.sinh(y)), atol=1e-12)      # the Gudermannian, written another way
+    lat = np.degrees(sphere.MercatorBand(h, rows).latitudes().numpy())
+    assert lat[0] >= 58.0 and lat[-1] <= -58.0 and lat[0] == pytest.approx(-lat[-1])
+    fewer = np.degrees(sphere.MercatorBand(h, rows - multiple).latitudes().numpy())
+    assert fewer[0] < 58.0  # the rows are the fewest that reach
+
+
+def test_mercator_band_samples_the_panorama_and_goes_back():
+    h, w = 128, 64
+    lat_rows = sphere.latitude_of_rows(h)
+    img = torch.from_numpy(np.repeat(np.sin(3 * lat_rows)[:, None], w, axis=1))[None, None]
+    band = sphere.MercatorBand(h, sphere.MercatorBand.rows_to_reach(h, 50.0, 8), shift=3)
+    merc = band.from_equirect(img)
+    assert merc.shape == (1, 1, band.rows, w)
+    # each band row holds the panorama at its latitude (linear interpolation between rows: error ~ 1e-3)
+    assert torch.allclose(merc[0, 0, :, 0], torch.sin(3 * band.latitudes()), atol=2e-3)
+    back = band.to_equirect(merc)[0, 0, :, 0].numpy()
+    lat = band.latitudes().numpy()
+    inside = np.abs(lat_rows) < min(abs(lat[0]), abs(lat[-1]))
+    assert np.allclose(back[inside], np.sin(3 * lat_rows[inside]), atol=4e-3)
+    assert np.all(back[~inside] == 0) and (~inside).any()
