@@ -109,3 +109,10 @@ def test_view_logs_the_pipeline_numbering_of_a_vfr_file(xdisplay, tmp_path):
     assert main(["view", str(clip), "--headless", "--no-audio", "--every-frame", "--size", "64x36",
                  "--pose-log", str(log)]) == 0
     assert [int(r["frame"]) for r in read_pose_log(log)] == [f.index for f in VideoReader(clip)] == list(range(8))
+
+
+def test_the_frame_on_screen_at_a_time_follows_the_timestamps(vfr):
+    """A still taken at --time T shows the last frame whose time has come (not round(T * fps))."""
+    with VideoSource(vfr) as src:
+        got = [src.index_at(t) for t in (0.0, 0.039, 0.04, 0.199, 0.2, 0.39, 0.40, 0.5)]
+    assert got == [0, 0, 1, 2, 3, 4, 5, 7]

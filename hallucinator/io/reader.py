@@ -174,6 +174,14 @@ class Decoder:
             return len(table)
         return int(round((self.info.duration or 0.0) * float(self.info.fps or 25)))
 
+    def index_at(self, t: float) -> int:
+        """The frame on screen ``t`` seconds after time zero: the last one whose time is at or before ``t``."""
+        table = self._table()
+        if table is not None and len(table):
+            pts = self.start_pts + t / self.stream.time_base
+            return max(0, int(np.searchsorted(table, pts + 1e-6, side="right")) - 1)
+        return int(round(t * float(self.info.fps or 25)))
+
     def time_of(self, index: int) -> float:
         """Seconds from time zero to frame ``index`` (clamped to the file's frames)."""
         table = self._table()

@@ -47,7 +47,7 @@ def _frame_image(src, time_s: float = 0.0, index: Optional[int] = None):
     if index is None:
         if time_s < 0 or (src.duration and time_s > src.duration):
             raise UserError(f"--time {time_s:g}s is outside the video (0 to {src.duration:.2f}s)")
-        index = int(round(time_s * src.fps))
+        index = src.index_at(time_s)
     f = src.frame_at(index)
     return f, f.index
 

@@ -235,6 +235,10 @@ class VideoSource:
     def _convert(self, index: int, frame, loop: int = 0) -> Frame:
         return frame_from_av(frame, index, self._decoder.seconds(frame.pts), loop, self.planar)
 
+    def index_at(self, t: float) -> int:
+        """Index of the frame on screen at ``t`` seconds (variable frame rates included)."""
+        return self._decoder.index_at(t)
+
     def frame_at(self, index: int) -> Frame:
         """Decode frame ``index`` (sequential reads are cheap, jumps seek to the key frame before)."""
         index = max(0, min(int(index), max(0, self.frame_count - 1)))
