@@ -20,6 +20,8 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
+from ..sphere import latitude_of_rows
+
 FLOW_METHODS = ("dis", "farneback")
 
 
@@ -142,9 +144,7 @@ def flow_magnitude(flow: np.ndarray, spherical: bool = True) -> np.ndarray:
     """Length of the flow in pixels at the equator's scale (horizontal motion shrinks by cos(latitude))."""
     fx, fy = flow[..., 0], flow[..., 1]
     if spherical:
-        h = flow.shape[0]
-        lat = np.pi / 2 - (np.arange(h) + 0.5) / h * np.pi
-        fx = fx * np.cos(lat)[:, None].astype(np.float32)
+        fx = fx * np.cos(latitude_of_rows(flow.shape[0]))[:, None].astype(np.float32)
     return np.sqrt(fx * fx + fy * fy)
 
 
