@@ -214,6 +214,7 @@ def _bench(capsys, *extra):
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_bench_dream_records_what_it_measured(capsys):
     result = _bench(capsys)
     assert (result["size"], result["model"], result["layer"], result["octaves"]) == \

@@ -121,7 +121,7 @@ def dream_image_file(input_path: str, output_path: str, cfg: DreamConfig, quiet:
     return sidecar
 
 
-def quality_line(q: Dict[str, Any]) -> str:
+def _quality_line(q: Dict[str, Any]) -> str:
     """The seam and pole figures of a dreamed panorama, on one line."""
     return (f"seam {q['seam_ratio']:.2f}  pole/horizon coherence {q['pole_horizon_coherence_ratio']:.2f}"
             f"  tangential bias excess {q['tangential_bias_excess']:+.2f}"
@@ -139,7 +139,7 @@ def cmd_dream(args: argparse.Namespace) -> int:
         q = sidecar["quality"]
         line = f"wrote {args.output} and {args.output}.json in {sidecar['timings_s']['dream']:.1f}s"
         if "seam_ratio" in q:
-            line += "  " + quality_line(q)
+            line += "  " + _quality_line(q)
         print(line)
     return 0
 

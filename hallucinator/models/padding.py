@@ -64,13 +64,13 @@ def padding_mode(model: nn.Module) -> str:
     return next((m.mode for m in model.modules() if isinstance(m, Pad)), "zeros")
 
 
-def pair(v) -> Tuple[int, int]:
+def _pair(v) -> Tuple[int, int]:
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
 def _pad_amounts(kernel, stride, padding) -> List[int]:
     """(left, right, top, bottom) keeping the output at ``input / stride`` for inputs that are multiples of it."""
-    k, s, p = pair(kernel), pair(stride or kernel), pair(padding)
+    k, s, p = _pair(kernel), _pair(stride or kernel), _pair(padding)
     amounts = []
     for axis in (1, 0):  # width first, then height, as F.pad wants
         before = p[axis] if p[axis] > 0 else (k[axis] - s[axis]) // 2
@@ -118,7 +118,7 @@ class FunctionalPools:
     def _pad(self, x, kernel_size, stride, padding, fill):
         pad = Pad(*_pad_amounts(kernel_size, stride, padding), fill=fill)
         pad.mode = self.mode
-        return pad(x), pair(kernel_size), pair(stride or kernel_size)
+        return pad(x), _pair(kernel_size), _pair(stride or kernel_size)
 
     def avg_pool2d(self, x, kernel_size, stride=None, padding=0, **kwargs):
         x, k, s = self._pad(x, kernel_size, stride, padding, 0.0)

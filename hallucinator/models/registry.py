@@ -60,10 +60,6 @@ class ModelSpec:
     notes: str = ""
     blocks: Tuple[BlockShape, ...] = field(default=())  # EfficientNet-Lite architecture; () for torchvision
 
-    @property
-    def layer_names(self) -> Tuple[str, ...]:
-        return tuple(self.layers)
-
     def check_layers(self, layers) -> None:
         """A UserError naming the valid layers when any of ``layers`` is not one of this model's."""
         for layer in layers:
