@@ -244,3 +244,9 @@ def test_bench_dream_json_and_exit_code_of_the_real_command(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines() == [bad.stderr.strip()] and "does not exist" in bad.stderr
+
+
+def test_bench_dream_unknown_model_is_one_line(capsys):
+    """Bug: without --layer, an unknown --model was a KeyError traceback."""
+    _assert_user_error(*run(["bench", "dream", "--model", "alexnet"], capsys)[::2], "unknown model",
+                       "efficientnet-lite2")
