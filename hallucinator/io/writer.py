@@ -33,8 +33,6 @@ def disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
-
-
 def remove_stale_temps(final: Path) -> None:
     """Remove temporaries a killed run left next to ``final``."""
     final = Path(final)
@@ -51,8 +49,26 @@ def remove_stale_temps(final: Path) -> None:
             pass
 
 
+class _Output:
+    """An output that appears whole or not at all: ``with`` closes it on success and aborts it on an error."""
 
-class VideoWriter:
+    def close(self):
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class VideoWriter(_Output):
     """Encode uint8 HWC RGB frames into a video file, atomically.
 
     ``time_base`` and per-frame ``pts`` keep the source's timing exactly
@@ -287,17 +303,8 @@ class VideoWriter:
         except (OSError, AttributeError):
             pass
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
-class PngSequenceWriter:
+class PngSequenceWriter(_Output):
     """Write frames as ``frame_000000.png`` ... into ``folder``, which appears only when complete."""
 
     def __init__(self, folder, start_number: int = 0, pattern: str = "frame_{:06d}.png"):
@@ -338,15 +345,6 @@ class PngSequenceWriter:
 
     def abort(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def read_png_sequence(folder) -> List[np.ndarray]:
