@@ -8,23 +8,18 @@ one-line message and exit code 2.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from .. import __version__
 from ..errors import UserError
 
-# Modules that contribute subcommands, in the order they appear in --help.
-COMMAND_MODULES = (
-    "hallucinator.cli.dream",             # dream (images here, videos through cli.video)
-    "hallucinator.cli.models",            # models
-    "hallucinator.cli.inspect",           # inspect
-    "hallucinator.cli.demo",              # demo
-    "hallucinator.cli.bench",             # bench dream
-    "hallucinator.cli.video",             # cache, bench video (video dreaming lives inside `dream`)
-    "hallucinator.cli.view",        # view, bench viewer
-    "hallucinator.cli.experiment",    # experiment ...
-)
+
+def _command_modules():
+    """The modules that contribute subcommands, in the order they appear in --help."""
+    from . import bench, demo, dream, experiment, inspect, models, video, view
+
+    # dream: images here, videos through cli.video; video: cache and bench video; view: view and bench viewer
+    return (dream, models, inspect, demo, bench, video, view, experiment)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,8 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure speed against a plain reference in the same run")
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="WHAT")
     bench.set_defaults(func=lambda args: bench.print_help() or 2)
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
+    for module in _command_modules():
         if hasattr(module, "register"):
             module.register(sub)
         if hasattr(module, "register_bench"):
