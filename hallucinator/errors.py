@@ -17,3 +17,10 @@ class UserError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+def notice(message: str) -> None:
+    """Tell the user, on one line of stderr, what was done to their input (a conversion, a resample)."""
+    import sys
+
+    print(f"hallucinator: note: {message}", file=sys.stderr, flush=True)

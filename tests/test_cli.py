@@ -17,6 +17,8 @@ from hallucinator.io.images import read_image
 from hallucinator.models.loading import weights_path
 from hallucinator.provenance import sha256_file
 
+from test_still_metadata import gpano_fields
+
 QUICK = ["--model", "efficientnet-lite0", "--layer", "block8", "--octaves", "2", "--iterations", "1", "-q"]
 
 
@@ -52,6 +54,7 @@ def test_dream_writes_image_and_full_sidecar(pano, dreamed, tmp_path, capsys):
     assert len(side["model"]["weights_sha256"]) == 64
     assert side["model"]["weights_sha256"] == sha256_file(weights_path("efficientnet-lite0"))
     assert len(side["input"]["sha256"]) == 64
+    assert gpano_fields(out)["ProjectionType"] == "equirectangular", "photo viewers open it as a sphere"
     assert side["input"]["sha256"] == sha256_file(pano)
     for key in ("seam_ratio", "pole_horizon_coherence_ratio", "tangential_bias_excess", "pole_horizon_strength_ratio"):
         assert key in side["quality"]
@@ -77,7 +80,7 @@ def test_same_seed_twice_gives_identical_bytes(pano, dreamed, tmp_path, capsys):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind,note", [("gray", "grayscale input expanded to RGB"),
-                                       ("alpha", "alpha channel composited onto black"),
+                                       ("alpha", "alpha channel dropped (fully opaque)"),
                                        ("16bit", "16-bit input scaled to 8 bits")])
 def test_grayscale_alpha_and_16bit_inputs_are_handled(pano, dreamed, tmp_path, capsys, kind, note):
     img = cv2.imread(str(pano))
@@ -95,11 +98,35 @@ def test_grayscale_alpha_and_16bit_inputs_are_handled(pano, dreamed, tmp_path, c
     side = json.loads((tmp_path / "out.png.json").read_text())
     assert side["input"]["conversions"], "the conversion is recorded"
     assert side["input"]["conversions"] == [note]
+    assert f"hallucinator: note: {src}: {note}" in err.splitlines(), "the conversion is said out loud"
+    assert f"input: {note}" in side["warnings"]
     if kind == "gray":
         dream = read_image(str(out))
         assert dream.shape == (128, 256, 3)
     else:  # opaque alpha and 16-bit x 257 convert back to the very same pixels, so to the same dream
         assert out.read_bytes() == dreamed.read_bytes()
+
+
+def test_transparency_is_composited_onto_neutral_grey_and_noted(tmp_path):
+    rgba = np.zeros((8, 16, 4), np.uint8)
+    rgba[..., 2] = 200            # red in BGRA order
+    rgba[:, :8, 3] = 255          # left half opaque, right half fully transparent
+    rgba[:, 8:12, 3] = 0
+    rgba[:, 12:, 3] = 128         # half transparent
+    path = tmp_path / "rgba.png"
+    cv2.imwrite(str(path), rgba)
+    notes = []
+    img = read_image(str(path), notes)
+    assert img[0, 0].tolist() == [200, 0, 0]
+    assert img[0, 9].tolist() == [128, 128, 128], "transparent areas become neutral grey, not black"
+    assert img[0, 13].tolist() == [164, 64, 64]
+    assert len(notes) == 1 and "50% of pixels" in notes[0] and "grey 128" in notes[0]
+    gray_alpha = tmp_path / "ga.png"
+    from PIL import Image
+    Image.fromarray(np.dstack([np.full((8, 16), 40, np.uint8), np.zeros((8, 16), np.uint8)]), "LA").save(gray_alpha)
+    notes = []
+    assert read_image(str(gray_alpha), notes)[0, 0].tolist() == [128, 128, 128]
+    assert "composited onto neutral grey" in notes[0]
 
 
 def _assert_user_error(code, err, *needles):
@@ -129,6 +156,7 @@ def test_not_two_to_one_without_flat(pano, tmp_path, capsys):
     assert run(["dream", src, out, *QUICK, "--flat"], capsys)[0] == 0
     assert out.exists()
     assert cv2.imread(str(out)).shape == (128, 200, 3)
+    assert gpano_fields(out) == {}, "an ordinary picture is not marked as a panorama"
 
 
 def test_too_small(tmp_path, capsys):

@@ -10,17 +10,19 @@ import numpy as np
 
 from ..atomic import atomic_write
 from ..errors import UserError
+from .xmp import GPANO_SUFFIXES, embed_xmp, gpano_xmp
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr", ".hdr", ".gif")  # still images
 WRITABLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+NEUTRAL = 128   # the grey that transparent areas are composited onto
 
 
 def read_image(path: str, notes: Optional[List[str]] = None) -> np.ndarray:
     """Read an image as uint8 HWC RGB.
 
-    Grayscale is expanded to RGB, an alpha channel is dropped (composited on
-    black), 16-bit and float images are scaled to 8 bits; each conversion is
-    appended to ``notes`` when given.
+    Grayscale is expanded to RGB, transparency is composited onto neutral
+    grey (:func:`composite_on_neutral`), 16-bit and float images are scaled to
+    8 bits; each conversion is appended to ``notes`` when given.
     """
     p = Path(path)
     if not p.exists():
@@ -45,18 +47,32 @@ def read_image(path: str, notes: Optional[List[str]] = None) -> np.ndarray:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
         notes.append("grayscale input expanded to RGB")
     elif img.shape[2] == 4:
-        alpha = img[..., 3:4].astype(np.float32) / 255.0
-        img = (img[..., :3].astype(np.float32) * alpha).round().astype(np.uint8)
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        notes.append("alpha channel composited onto black")
+        img = composite_on_neutral(cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA), notes)
     elif img.shape[2] == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     elif img.shape[2] == 2:
-        img = cv2.cvtColor(img[..., 0], cv2.COLOR_GRAY2RGB)
-        notes.append("grayscale+alpha input: alpha dropped, expanded to RGB")
+        rgba = np.concatenate([np.repeat(img[..., :1], 3, axis=2), img[..., 1:]], axis=2)
+        img = composite_on_neutral(rgba, notes)
+        notes.append("grayscale input expanded to RGB")
     else:
         raise UserError(f"{path} has {img.shape[2]} channels; give an RGB, RGBA or grayscale image")
     return np.ascontiguousarray(img)
+
+
+def composite_on_neutral(rgba: np.ndarray, notes: List[str]) -> np.ndarray:
+    """uint8 RGBA composited onto neutral grey (:data:`NEUTRAL`), with a note; opaque alpha is just dropped.
+
+    Grey, not black: a transparent area then reads as a flat mid-tone the dream
+    treats like any plain surface, not as a dark hole it outlines.
+    """
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    if alpha.min() >= 1.0:
+        notes.append("alpha channel dropped (fully opaque)")
+        return np.ascontiguousarray(rgba[..., :3])
+    notes.append(f"transparent areas ({100 * float((alpha < 1).mean()):.0f}% of pixels) composited onto "
+                 f"neutral grey {NEUTRAL}; flatten the image yourself to choose another background")
+    rgb = rgba[..., :3].astype(np.float32) * alpha + NEUTRAL * (1.0 - alpha)
+    return rgb.round().astype(np.uint8)
 
 
 def check_writable(path: str) -> Path:
@@ -72,8 +88,12 @@ def check_writable(path: str) -> Path:
     return p
 
 
-def write_image(path: str, img: np.ndarray) -> None:
-    """Write uint8 HWC RGB atomically (a temporary name in the same folder, then a rename)."""
+def write_image(path: str, img: np.ndarray, spherical: bool = False) -> None:
+    """Write uint8 HWC RGB atomically (a temporary name in the same folder, then a rename).
+
+    ``spherical`` marks a PNG or JPEG as a full equirectangular panorama (XMP GPano,
+    :mod:`hallucinator.io.xmp`); other formats are written without it.
+    """
     p = check_writable(path)
     if p.suffix.lower() not in WRITABLE_SUFFIXES:
         raise UserError(f"cannot write images with suffix {p.suffix!r}; use .png, .jpg, .tif or .webp")
@@ -82,11 +102,14 @@ def write_image(path: str, img: np.ndarray) -> None:
                            cv2.cvtColor(img, cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise UserError(f"could not encode {path}; use .png or .jpg")
+    data = buf.tobytes()
+    if spherical and p.suffix.lower() in GPANO_SUFFIXES:
+        data = embed_xmp(data, p.suffix, gpano_xmp(img.shape[1], img.shape[0]))
 
     def write(tmp):
         try:
             with open(tmp, "wb") as f:
-                f.write(buf.tobytes())
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
         except OSError as exc:
