@@ -17,7 +17,7 @@ import pytest
 from conftest import shared_file
 from hallucinator.errors import UserError
 from hallucinator.io.mp4meta import inject_spherical_metadata
-from hallucinator.io.probe import probe
+from hallucinator.io.probe import probe, scan_packets
 from hallucinator.io.reader import VideoReader
 from hallucinator.io.writer import PngSequenceWriter, VideoWriter, read_png_sequence
 
@@ -178,6 +178,55 @@ def test_truncated_file_names_the_frame(tmp_path):
     # the message names the first frame that could not be read: every frame before it was delivered
     assert read == list(range(len(read))) and 0 < len(read) < 500
     assert f"frame {len(read)} cannot be read" in str(err.value) and f"--frames 0:{len(read)}" in str(err.value)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_packet_scan_finds_the_whole_frames_of_a_truncated_file(tmp_path, suffix):
+    """Reading packets (not pixels) finds a cut file; its whole frames decode, B-frames included."""
+    clip = make_clip(tmp_path / f"clip{suffix}", frames=40, size=(256, 128), options={"bframes": "3"},
+                     container_options={"movflags": "faststart"} if suffix == ".mp4" else None)  # index first
+    whole = scan_packets(clip)
+    assert whole.problem is None and whole.whole_frames == whole.packets == 40
+    whole.require(clip, None)
+    data = Path(clip).read_bytes()
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    scan = scan_packets(cut)
+    assert scan.problem is not None and 0 < scan.whole_frames < 40, scan
+    assert len(list(VideoReader(cut).frames(0, scan.whole_frames))) == scan.whole_frames
+    with pytest.raises(UserError, match=rf"--frames 0:{scan.whole_frames}\b"):
+        scan.require(cut, None)
+    scan.require(cut, scan.whole_frames)       # the whole frames may be asked for
+
+
+def test_packet_scan_of_the_real_clip_cut_at_100_kb(tmp_path):
+    data = shared_file(BATTLE).read_bytes()
+    assert scan_packets(shared_file(BATTLE)).problem is None
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[:100_000])
+    scan = scan_packets(cut)
+    assert scan.declared == 500 and scan.problem and 0 < scan.whole_frames < 30
+    assert len(list(VideoReader(cut).frames(0, scan.whole_frames))) == scan.whole_frames
+
+
+def test_transparent_video_is_composited_onto_neutral_grey(tmp_path):
+    path = tmp_path / "alpha.mov"
+    rgba = np.zeros((32, 64, 4), np.uint8)
+    rgba[..., 0] = 250
+    rgba[:, 32:, 3] = 255           # right half opaque red, left half fully transparent
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("png", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 32, "rgba"
+        for i in range(2):
+            f = av.VideoFrame.from_ndarray(rgba, format="rgba")
+            f.pts, f.time_base = i, Fraction(1, 25)
+            for p in s.encode(f):
+                out.mux(p)
+        for p in s.encode(None):
+            out.mux(p)
+    images = [f.image for f in VideoReader(path)]
+    assert len(images) == 2
+    assert images[0][0, 0].tolist() == [128, 128, 128] and images[0][0, 40].tolist() == [250, 0, 0]
 
 
 def test_corrupt_file_names_the_frame(tmp_path):

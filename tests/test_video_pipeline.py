@@ -287,16 +287,36 @@ def test_kill_9_then_resume_gives_identical_frames(tmp_path, cfg, dreamer):
 # inputs that must not hurt
 
 
-def test_truncated_input_names_the_frame_and_keeps_finished_frames(tmp_path, cfg, dreamer):
+def test_truncated_input_is_refused_before_any_work_and_its_whole_frames_dream(tmp_path, cfg, dreamer):
     data = shared_file(BATTLE).read_bytes()
     bad = tmp_path / "truncated.mp4"
     bad.write_bytes(data[: len(data) // 2])
     cache = tmp_path / "cache"
-    with pytest.raises(UserError, match=r"frame 238"):
+    with pytest.raises(UserError, match=r"frames 0-237 are whole .*--frames 0:238"):
         run(bad, tmp_path / "out.mp4", cfg, dreamer, cache, frames=(235, 245), independent=True)
-    kept = sorted(p.name for p in cache.glob("*/prep-*/dream-*/eye0/*.png"))
-    assert kept == ["000235.png", "000236.png", "000237.png"]
+    assert not cache.exists(), "a refused run leaves nothing in the cache"
     assert not (tmp_path / "out.mp4").exists() and not list(tmp_path.glob(".out.mp4*"))
+    r = run(bad, tmp_path / "out.mp4", cfg, dreamer, cache, frames=(236, 238), independent=True)
+    assert r.frames == 2 and probe(tmp_path / "out.mp4").frames == 2
+
+
+def test_head_cut_clip_and_unmarkable_outputs_are_refused_by_the_command_line(tmp_path, capsys):
+    """`head -c 100000 clip.mp4` exits 2 on one line, before a model is loaded or a frame dreamed;
+    so does a 360° output named .mkv or .webm, and neither run leaves anything in the cache."""
+    from hallucinator.cli import main
+
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(shared_file(BATTLE).read_bytes()[:100_000])
+    cache = tmp_path / "cache"
+    for args, needle in (([str(cut), str(tmp_path / "o.mp4")], "--frames 0:19"),
+                         ([str(shared_file(BATTLE)), str(tmp_path / "o.mkv")], "name the output o.mp4"),
+                         ([str(shared_file(BATTLE)), str(tmp_path / "o.mp4"), "--control", str(tmp_path / "c.webm")],
+                          "name the output c.mp4")):
+        assert main(["dream", *args, "--cache-dir", str(cache), "-q"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("hallucinator: error:") and needle in err[0], err
+        assert not cache.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4"]
 
 
 def test_zero_frames_and_no_video_stream(tmp_path, cfg, dreamer):
@@ -322,11 +342,14 @@ def test_no_audio_and_variable_frame_rate(tmp_path, cfg, dreamer):
     assert out_t == pytest.approx([t - src_t[0] for t in src_t], abs=1e-3)
 
 
-def test_ten_bit_odd_sized_input(tmp_path, cfg, dreamer):
+def test_ten_bit_odd_sized_input(tmp_path, cfg, dreamer, capsys):
     src = make_clip(tmp_path / "ten.mkv", frames=3, size=(259, 129), pix_fmt="yuv444p10le")
     assert probe(src).bit_depth == 10
     out = tmp_path / "out.mp4"
+    capsys.readouterr()
     r = run(src, out, cfg, dreamer, tmp_path / "cache", size=None)
+    notes = [l for l in capsys.readouterr().err.splitlines() if l.startswith("hallucinator: note:")]
+    assert len(notes) == 2 and "10-bit" in notes[0] and "resampled to 256x128" in notes[1], notes
     info = probe(out)
     assert (info.width, info.height) == (256, 128) and info.frames == 3
     side = json.loads(Path(str(out) + ".json").read_text())

@@ -56,7 +56,7 @@ def run_video(args: argparse.Namespace, cfg) -> int:
     """``hallucinator dream INPUT.mp4 OUTPUT.mp4 ...``: dream a video with the options in ``args``."""
     output = getattr(args, "output", None)
     if output and not is_video(output):
-        raise UserError(f"output {output} must be a video file (.mp4, .mov, .m4v or .mkv); "
+        raise UserError(f"output {output} must be a video file (.mp4, .mov or .m4v); "
                         "use --png-dir for a PNG sequence")
     quiet = bool(getattr(args, "quiet", False))
     opts = replace(options_from_args(args), progress=not quiet)

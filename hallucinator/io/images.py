@@ -71,6 +71,12 @@ def composite_on_neutral(rgba: np.ndarray, notes: List[str]) -> np.ndarray:
         return np.ascontiguousarray(rgba[..., :3])
     notes.append(f"transparent areas ({100 * float((alpha < 1).mean()):.0f}% of pixels) composited onto "
                  f"neutral grey {NEUTRAL}; flatten the image yourself to choose another background")
+    return over_neutral(rgba)
+
+
+def over_neutral(rgba: np.ndarray) -> np.ndarray:
+    """uint8 RGBA composited onto neutral grey (:data:`NEUTRAL`): uint8 RGB."""
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
     rgb = rgba[..., :3].astype(np.float32) * alpha + NEUTRAL * (1.0 - alpha)
     return rgb.round().astype(np.uint8)
 

@@ -6,6 +6,9 @@
 * :func:`read_side_data` is the one parser of a decoded frame's side data
   (display rotation, spherical projection, stereo layout).
 * :func:`probe` opens a file and returns its :class:`VideoInfo`.
+* :func:`scan_packets` reads a file's video packets to its end (demuxed, not
+  decoded: seconds for a long clip) and says how many frames are whole, so a
+  truncated or damaged file is refused before any work starts.
 * :data:`VIDEO_SUFFIXES` and :func:`is_video` tell videos from still images.
 """
 from __future__ import annotations
@@ -132,6 +135,12 @@ class VideoInfo:
         return d
 
 
+def has_alpha(pix_fmt: str) -> bool:
+    """True when an FFmpeg pixel format name carries an alpha channel (yuva420p, rgba, ya8, gbrap, ...)."""
+    fmt = pix_fmt.lower()
+    return fmt.startswith(("yuva", "rgba", "bgra", "argb", "abgr", "ya8", "ya16", "gbrap"))
+
+
 def bit_depth(pix_fmt: str) -> int:
     """Bits per sample of an FFmpeg pixel format name (8 unless the name says otherwise)."""
     for d in (16, 14, 12, 10, 9):
@@ -146,6 +155,79 @@ def probe(path) -> VideoInfo:
 
     with Decoder(path) as decoder:
         return decoder.info
+
+
+@dataclass(frozen=True)
+class PacketScan:
+    """What reading a file's video packets to the end found."""
+
+    packets: int              # whole video packets before the first damaged one (or the end)
+    declared: int             # frames the container declares, 0 when it does not say
+    whole_frames: int         # frames 0 … whole_frames−1 have every packet they need
+    problem: Optional[str]    # why the file is incomplete ("is truncated: ..."), None when it is whole
+
+    def require(self, path, stop: Optional[int]) -> None:
+        """Refuse, on one line naming the fix, a range that reaches past the whole frames (``stop`` None: all)."""
+        if self.problem is None or (stop is not None and stop <= self.whole_frames):
+            return
+        if self.whole_frames == 0:
+            raise UserError(f"{path} {self.problem}; no frame can be read whole — repair or re-export the file")
+        raise UserError(f"{path} {self.problem}; frames 0-{self.whole_frames - 1} are whole — dream them with "
+                        f"--frames 0:{self.whole_frames}, or repair the file")
+
+
+def scan_packets(path) -> PacketScan:
+    """Demux every packet of ``path`` and find where its video stops being whole (see :class:`PacketScan`).
+
+    A frame is whole when no packet after the last whole one can be needed to show it: a missing
+    packet's presentation time is at or after its decode time, which is after the last whole
+    packet's, so every whole frame shown at or before that decode time is complete.  Without a
+    declared frame count, a file whose packets (of any stream) end well before the duration its
+    header states is truncated.
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as c:
+            video = c.streams.video[0]
+            pts, last_dts, held, problem = _demux(c, video)
+            declared = int(video.frames or 0)
+            stated = c.duration / 1_000_000 if c.duration else None
+            start = (c.start_time or 0) / 1_000_000
+    except (av.error.FFmpegError, IndexError):
+        return PacketScan(0, 0, 0, None)      # unreadable or no video: the decoder says so on its own terms
+    if problem is None and declared and len(pts) < declared:
+        problem = f"is truncated: it declares {declared} frames but holds {len(pts)}"
+    if problem is None and stated and held is not None and held - start < stated - 0.5:
+        problem = f"is truncated: it lasts {stated:.2f} s but its packets end at {held - start:.2f} s"
+    whole = len(pts)
+    if problem is not None and last_dts is not None and None not in pts:
+        whole = sum(1 for p in pts if p <= last_dts)
+    return PacketScan(len(pts), declared, whole, problem)
+
+
+def _demux(container, video):
+    """Video pts and last decode time up to the first damaged packet, the end (s) of all packets, the problem."""
+    import av
+
+    pts: list = []
+    last_dts, held, problem = None, None, None
+    try:
+        for packet in container.demux():
+            if not packet.size:
+                continue
+            if packet.is_corrupt:
+                problem = f"is damaged or truncated at video packet {len(pts)}"
+                break
+            if packet.pts is not None and packet.time_base:
+                end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+                held = end if held is None else max(held, end)
+            if packet.stream.index == video.index:
+                pts.append(packet.pts)
+                last_dts = packet.dts if packet.dts is not None else packet.pts
+    except av.error.FFmpegError as exc:
+        problem = f"cannot be read past video packet {len(pts)} ({str(exc).strip()[:120]})"
+    return pts, last_dts, held, problem
 
 
 def is_video(path) -> bool:

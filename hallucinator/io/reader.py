@@ -24,7 +24,8 @@ from typing import Iterator, Optional, Tuple
 import numpy as np
 
 from ..errors import UserError
-from .probe import VideoInfo, bit_depth, fraction, read_side_data
+from .images import over_neutral
+from .probe import VideoInfo, bit_depth, fraction, has_alpha, read_side_data
 
 HWACCEL_KINDS = ("cuda", "videotoolbox", "d3d11va", "vaapi")
 
@@ -272,7 +273,7 @@ def _rotate(image: np.ndarray, rotation: int) -> np.ndarray:
 
 
 class VideoReader:
-    """Iterate the frames of a video file as uint8 HWC RGB.
+    """Iterate the frames of a video file as uint8 HWC RGB (transparency composited onto neutral grey).
 
     ``for f in VideoReader(path): f.index, f.pts, f.time, f.image``.  The
     picture is turned upright according to the display matrix (``rotate=True``).
@@ -301,13 +302,17 @@ class VideoReader:
     def _frames(self, start: int, stop: Optional[int]) -> Iterator[Frame]:
         declared, count, yielded = self.info.frames, 0, 0
         tb = self._decoder.stream.time_base
+        alpha = has_alpha(self.info.pix_fmt)
         for index, frame in self._decoder.frames():
             count = index + 1
             if stop is not None and index >= stop:
                 break
             if index < start:
                 continue
-            image = frame.to_ndarray(format="rgb24")
+            if alpha:
+                image = over_neutral(frame.to_ndarray(format="rgba"))
+            else:
+                image = frame.to_ndarray(format="rgb24")
             if self.rotate and self.info.rotation:
                 image = _rotate(image, self.info.rotation)
             yielded += 1

@@ -3,7 +3,8 @@
 * :class:`VideoWriter` encodes H.264 or H.265 into MP4/MOV/MKV, copies the
   source's audio packets unchanged (no re-encode) over a chosen range, keeps
   the source's time base and timestamps (variable frame rate survives), and
-  marks MP4/MOV output as 360° (:mod:`hallucinator.io.mp4meta`).  It writes
+  marks MP4/MOV output as 360° (:mod:`hallucinator.io.mp4meta`); a 360°
+  output named .mkv or .webm is refused (:func:`check_video_output`).  It writes
   to a temporary name in the output's folder and renames when complete.
 * :class:`PngSequenceWriter` writes numbered PNG files into a folder that
   appears under its final name only when complete.
@@ -47,6 +48,25 @@ def remove_stale_temps(final: Path) -> None:
                 p.unlink()
         except OSError:
             pass
+
+
+SPHERICAL_SUFFIXES = (".mp4", ".mov", ".m4v")   # ISO BMFF: the outputs marked as 360° (io/mp4meta)
+VIDEO_OUTPUT_SUFFIXES = SPHERICAL_SUFFIXES + (".mkv",)
+
+
+def check_video_output(path, spherical: bool = True) -> str:
+    """The lower-case suffix of a video output, or a one-line refusal when it cannot be written as asked.
+
+    A 360° output must be MP4/MOV: Matroska and WebM files would come out without the spherical
+    marking, so players would show them flat.
+    """
+    suffix = Path(path).suffix.lower()
+    if spherical and suffix in (".mkv", ".webm"):
+        raise UserError(f"output {path}: 360° metadata is written only into MP4/MOV, and a {suffix} file "
+                        f"would play flat; name the output {Path(path).with_suffix('.mp4').name}")
+    if suffix not in VIDEO_OUTPUT_SUFFIXES:
+        raise UserError(f"output {path} must end in .mp4, .mov or .m4v")
+    return suffix
 
 
 class _Output:
@@ -111,10 +131,8 @@ class VideoWriter(_Output):
         self.spherical = spherical
         self.frames_written = 0
         self._last_pts = None
-        suffix = self.path.suffix.lower()
-        if suffix not in (".mp4", ".mov", ".m4v", ".mkv"):
-            raise UserError(f"output {self.path} must end in .mp4, .mov, .m4v or .mkv")
-        self._isobmff = suffix in (".mp4", ".mov", ".m4v")
+        suffix = check_video_output(self.path, spherical)
+        self._isobmff = suffix in SPHERICAL_SUFFIXES
         if not self.path.parent.exists():
             raise UserError(f"output folder {self.path.parent} does not exist; create it first")
         remove_stale_temps(self.path)

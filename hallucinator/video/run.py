@@ -26,9 +26,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from ..errors import UserError
-from ..io.probe import VideoInfo, parse_stereo
+from ..errors import UserError, notice
+from ..io.images import NEUTRAL
+from ..io.probe import VideoInfo, has_alpha, parse_stereo, scan_packets
 from ..io.reader import VideoReader
+from ..io.writer import check_video_output
 from ..provenance import versions, write_sidecar
 from .cache import Cache, CacheKeys, cache_keys, default_cache_dir, source_sha256, write_error
 from .chain import ChainDreamer, Engines, EyeChain
@@ -72,7 +74,7 @@ class _Source:
     info: VideoInfo
     sha: str
     layout: Layout
-    keys: CacheKeys
+    keys: Optional[CacheKeys]   # set by VideoDreamer._record
     start: int
     stop: Optional[int]
 
@@ -103,10 +105,13 @@ class VideoDreamer:
         for target in (output, o.control):
             if target and os.path.abspath(target) == os.path.abspath(input_path):
                 raise UserError(f"output {target} is the input file; choose another name")
+            if target:
+                check_video_output(target)
         with VideoReader(input_path) as reader:
-            src = self._open(input_path, reader)
+            src = self._plan(input_path, reader)
             audio_from = input_path if (o.audio and src.info.has_audio) else None
             with Sink(output, o, src.info, src.layout, audio_from, src.start, self.timer, self.warnings) as sink:
+                self._record(src)
                 result = self._loop(src, sink, output)
         result.seconds = time.perf_counter() - t_start
         result.timings = dict(self.timer.t, total=result.seconds,
@@ -119,27 +124,45 @@ class VideoDreamer:
                 raise write_error(exc, result.sidecar, "or choose another output folder") from None
         return result
 
-    def _open(self, input_path: str, reader: VideoReader) -> _Source:
-        """Plan the layout, hash the source, record it in the cache; warnings for what was converted."""
+    def _plan(self, input_path: str, reader: VideoReader) -> _Source:
+        """Check the whole file and the range, plan the layout, say what is converted; nothing is written yet."""
         o, info = self.opts, reader.info
-        layout = plan_layout(info, o)
-        if info.bit_depth > 8:
-            self.warnings.append(f"source is {info.bit_depth}-bit {info.pix_fmt}; dreamed and written as 8-bit")
-        if info.display_size != (layout.width, layout.height * layout.eyes) and not o.size:
-            self.warnings.append(f"source {info.display_size[0]}x{info.display_size[1]} resampled to "
-                                 f"{layout.width}x{layout.height} per eye")
-        if info.rotation:
-            self.warnings.append(f"source has a display rotation of {info.rotation}°; frames were turned upright")
-        sha = source_sha256(input_path, self.cache)
         start, stop = o.frames if o.frames else (0, None)
-        keys = cache_keys(sha, layout.key(), self.engines, o.independent, o.blend, start)
+        scan_packets(input_path).require(input_path, stop)
         if info.frames and start >= info.frames:
             raise UserError(f"--frames starts at {start} but {input_path} has {info.frames} frames")
-        self.cache.write_json(self.cache.path(keys.base, "info.json"),
-                              {"source": input_path, "sha256": sha, "layout": asdict(layout)})
-        self.cache.write_json(self.cache.path(keys.frames, "settings.json"),
-                              {"config": self.cfg.to_dict(), "options": o.to_dict(), "keys": asdict(keys)})
-        return _Source(input_path, reader, info, sha, layout, keys, start, stop)
+        layout = plan_layout(info, o)
+        for note in self._conversions(info, layout):
+            self.warnings.append(note)
+            notice(f"{input_path}: {note}")
+        return _Source(input_path, reader, info, "", layout, None, start, stop)
+
+    def _conversions(self, info: VideoInfo, layout: Layout) -> List[str]:
+        """One line for each way the frames dreamed differ from the frames in the file."""
+        notes = []
+        if info.bit_depth > 8:
+            notes.append(f"source is {info.bit_depth}-bit {info.pix_fmt}; dreamed and written as 8-bit")
+        if info.pix_fmt.startswith(("gray", "ya")):
+            notes.append(f"source is grayscale ({info.pix_fmt}); expanded to RGB")
+        if has_alpha(info.pix_fmt):
+            notes.append(f"source has an alpha channel ({info.pix_fmt}); transparent areas composited onto "
+                         f"neutral grey {NEUTRAL}")
+        if info.display_size != (layout.width, layout.height * layout.eyes) and not self.opts.size:
+            notes.append(f"source {info.display_size[0]}x{info.display_size[1]} resampled to "
+                         f"{layout.width}x{layout.height} per eye")
+        if info.rotation:
+            notes.append(f"source has a display rotation of {info.rotation}°; frames were turned upright")
+        return notes
+
+    def _record(self, src: _Source) -> None:
+        """Hash the source and record it in the cache (once every check has passed and the outputs are open)."""
+        src.sha = source_sha256(src.path, self.cache)
+        o = self.opts
+        src.keys = cache_keys(src.sha, src.layout.key(), self.engines, o.independent, o.blend, src.start)
+        self.cache.write_json(self.cache.path(src.keys.base, "info.json"),
+                              {"source": src.path, "sha256": src.sha, "layout": asdict(src.layout)})
+        self.cache.write_json(self.cache.path(src.keys.frames, "settings.json"),
+                              {"config": self.cfg.to_dict(), "options": o.to_dict(), "keys": asdict(src.keys)})
 
     def _loop(self, src: _Source, sink: Sink, output) -> RunResult:
         """Every frame of the range: split into eyes, advance each eye's chain, write; then the figures."""
