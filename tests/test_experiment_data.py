@@ -23,7 +23,7 @@ def test_simulated_demo_session_tree(tmp_path):
     assert bids.read_tsv(tmp_path / "participants.tsv")[0]["simulated"] == "1"
     stims = [r for r in events if r["trial_type"] == "stimulus"]
     assert [r["condition"] for r in stims] == ["dream", "control"]
-    assert [r["stim_file"] for r in stims] == ["dream.mp4", "control.mp4"]
+    assert [r["stim_file"] for r in stims] == ["campus/dream.mp4", "campus/control.mp4"]   # under stimuli/
     beh = bids.read_tsv(paths.beh)
     assert len([r for r in beh if r["task"] == "heq"]) == 16
     assert len([r for r in beh if r["task"] == "production"]) == 4
@@ -36,12 +36,12 @@ def test_simulated_demo_session_tree(tmp_path):
 def test_refuses_to_overwrite_and_to_resume_complete(tmp_path, capsys):
     args = ["experiment", "run", "demo", "-p", "5", "--simulate", "1", "--data", str(tmp_path)]
     assert main(args) == 0
-    before = (tmp_path / "sub-5/ses-01/beh/sub-5_ses-01_task-demo_events.tsv").read_bytes()
+    before = (tmp_path / "sub-05/ses-01/beh/sub-05_ses-01_task-demo_events.tsv").read_bytes()
     assert main(args) == 2
     assert "add --resume" in capsys.readouterr().err
     assert main(args + ["--resume"]) == 2
     assert "already complete" in capsys.readouterr().err
-    assert (tmp_path / "sub-5/ses-01/beh/sub-5_ses-01_task-demo_events.tsv").read_bytes() == before
+    assert (tmp_path / "sub-05/ses-01/beh/sub-05_ses-01_task-demo_events.tsv").read_bytes() == before
     assert main(["experiment", "run", "demo", "-p", "5", "--data", str(tmp_path), "--resume", "--headless"]) == 2
     assert "--simulate" in capsys.readouterr().err
     main(["experiment", "run", "demo", "-p", "5", "--data", str(tmp_path), "--resume", "--simulate", "2"])
@@ -103,7 +103,7 @@ def test_kill_minus_9_then_resume(tmp_path):
     proto = tmp_path / "resume.toml"
     proto.write_text(RESUME_PROTOCOL)
     data = tmp_path / "data"
-    events = data / "sub-3/ses-01/beh/sub-3_ses-01_task-resumetest_events.tsv"
+    events = data / "sub-03/ses-01/beh/sub-03_ses-01_task-resumetest_events.tsv"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(_cmd(proto, data), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
                             cwd=tmp_path)
@@ -121,8 +121,8 @@ def test_kill_minus_9_then_resume(tmp_path):
     proc.wait(10)
     assert proc.returncode == -signal.SIGKILL
     before_events = events.read_bytes()
-    before_beh = (events.parent / "sub-3_ses-01_task-resumetest_beh.tsv").read_bytes()
-    before_motion = next((data / "sub-3/ses-01/motion").glob("*_motion.tsv")).read_bytes()
+    before_beh = (events.parent / "sub-03_ses-01_task-resumetest_beh.tsv").read_bytes()
+    before_motion = next((data / "sub-03/ses-01/motion").glob("*_motion.tsv")).read_bytes()
     rows_before = bids.read_tsv(events)
     assert rows_before[-1]["trial_type"] in ("stimulus_start", "dose_change")
     # without --resume: refused, nothing touched
@@ -131,15 +131,18 @@ def test_kill_minus_9_then_resume(tmp_path):
     assert events.read_bytes() == before_events
     r = subprocess.run(_cmd(proto, data, "--resume"), capture_output=True, env=env, cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr.decode()
-    after = events.read_bytes()
-    # every row written before the kill is still there, byte for byte, at the start of the file
-    cut = before_events[: before_events.rfind(b"\n") + 1]
-    assert after.startswith(cut)
-    assert (events.parent / "sub-3_ses-01_task-resumetest_beh.tsv").read_bytes().startswith(
+    after = events.read_bytes().split(b"\n")
+    # every row written before the kill is still there, byte for byte, ahead of the resumed run's rows (the
+    # completed session's file is put in onset order, so rows of the first run may have swapped places)
+    cut = before_events[: before_events.rfind(b"\n") + 1].split(b"\n")[:-1]
+    assert sorted(after[: len(cut)]) == sorted(cut)
+    onsets = [float(r["onset"]) for r in bids.read_tsv(events)]
+    assert onsets == sorted(onsets)
+    assert (events.parent / "sub-03_ses-01_task-resumetest_beh.tsv").read_bytes().startswith(
         before_beh[: before_beh.rfind(b"\n") + 1])
-    assert next((data / "sub-3/ses-01/motion").glob("*_motion.tsv")).read_bytes().startswith(
+    assert next((data / "sub-03/ses-01/motion").glob("*_motion.tsv")).read_bytes().startswith(
         before_motion[: before_motion.rfind(b"\n") + 1])
-    rows = check_bids_session(data, "3", "01", "resumetest")
+    rows = check_bids_session(data, "03", "01", "resumetest")
     interrupted = int(rows_before[-1]["step"])
     assert [r["trial_type"] for r in rows].count("session_resume") == 1
     # each step finished exactly once; only the interrupted one ran twice
@@ -153,13 +156,13 @@ def test_kill_minus_9_then_resume(tmp_path):
     keys = [tuple(sorted(r.items())) for r in rows]
     assert len(keys) == len(set(keys))
     # one answer per item in the finished questionnaires, none of them re-asked
-    beh = bids.read_tsv(events.parent / "sub-3_ses-01_task-resumetest_beh.tsv")
+    beh = bids.read_tsv(events.parent / "sub-03_ses-01_task-resumetest_beh.tsv")
     items = [(r["step"], r["item"], r["attempt"]) for r in beh]
     assert len(items) == len(set(items)) and all(a == "1" for _, _, a in items if _ != str(interrupted))
     # the time axis continues across the restart
     onsets = [float(r["onset"]) for r in rows if r["trial_type"] in ("step_start", "step_end")]
     assert onsets == sorted(onsets)
-    info = json.loads((data / "sub-3/ses-01/sub-3_ses-01_task-resumetest_session.json").read_text())
+    info = json.loads((data / "sub-03/ses-01/sub-03_ses-01_task-resumetest_session.json").read_text())
     assert len(info["runs"]) == 2 and info["runs"][1]["resumed"]
 
 

@@ -263,7 +263,7 @@ def test_escape_stops_the_session_and_resume_finishes_it(xdisplay, tmp_path, cap
     proto.write_text(ESCAPE.format(control=control, dream=dream))
     args = ["experiment", "run", str(proto), "-p", "1", "--data", str(tmp_path / "data"), "--window", "256x144",
             "--no-lsl"]
-    events = tmp_path / "data/sub-1/ses-01/beh/sub-1_ses-01_task-escape_events.tsv"
+    events = tmp_path / "data/sub-01/ses-01/beh/sub-01_ses-01_task-escape_events.tsv"
 
     def press_escape():
         xk = XKeys(xdisplay)
@@ -283,5 +283,5 @@ def test_escape_stops_the_session_and_resume_finishes_it(xdisplay, tmp_path, cap
     stim = [r for r in rows if r["trial_type"] == "stimulus"][0]
     assert float(stim["duration"]) < 2.4          # stopped early
     assert main(args + ["--resume"]) == 0
-    rows = check_bids_session(tmp_path / "data", "1", "01", "escape")
+    rows = check_bids_session(tmp_path / "data", "01", "01", "escape")
     assert [r["attempt"] for r in rows if r["trial_type"] == "step_end" and r["step"] == "0"] == ["2"]

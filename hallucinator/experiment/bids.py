@@ -3,19 +3,22 @@
 Tree written for participant ``P``, session ``S``, task ``T``::
 
     DATA/dataset_description.json, participants.tsv (+ .json), README, .bidsignore
+    DATA/stimuli/<stimulus>/<video> (+ <video>.json: SHA-256, source)  the videos shown (see .stimuli)
     DATA/sub-P/ses-S/beh/sub-P_ses-S_task-T_events.tsv (+ .json)   every event, one row each
     DATA/sub-P/ses-S/beh/sub-P_ses-S_task-T_beh.tsv (+ .json)      questionnaire and timing answers
-    DATA/sub-P/ses-S/motion/sub-P_ses-S_task-T_tracksys-T_motion.tsv (+ .json, _channels.tsv)
+    DATA/sub-P/ses-S/motion/sub-P_ses-S_task-T_tracksys-T_motion.tsv (+ .json, _channels.tsv + .json)
     DATA/sub-P/ses-S/sub-P_ses-S_task-T_clock.tsv                 LSL clock vs playback clock
     DATA/sub-P/ses-S/sub-P_ses-S_task-T_session.json              order, seed, versions, runs
     DATA/sub-P/ses-S/sub-P_ses-S_task-T_protocol.toml             the protocol as run (+ questionnaires)
 
-Rows are only ever appended.  Every events and beh row is flushed and
+Rows are only ever appended while a session runs.  Every events and beh row is flushed and
 fsynced when it is written; motion rows are flushed at once and fsynced at
 least every 0.2 s and at the end of every step (a killed process loses
 nothing that was flushed; fsync guards against power loss).  A file that
 exists is never truncated except for a partial last line left by a kill
-(which is cut back to the last complete row on ``--resume``).
+(which is cut back to the last complete row on ``--resume``), and the
+events file, which is put in onset order when a run ends (the same rows,
+written to a temporary name and renamed: :func:`sort_events`).
 """
 from __future__ import annotations
 
@@ -29,8 +32,8 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 from ..atomic import atomic_write_text, fsync_dir
 
-EVENTS_COLUMNS = ["onset", "duration", "trial_type", "condition", "dose", "stim_file", "response",
-                  "response_time", "step", "block", "attempt", "target", "lsl_time"]
+EVENTS_COLUMNS = ["onset", "duration", "trial_type", "condition", "dose", "stim_file", "mixed_with", "questionnaire",
+                  "item", "response", "response_time", "step", "block", "attempt", "target", "lsl_time"]
 BEH_COLUMNS = ["onset", "step", "block", "attempt", "condition", "dose", "task", "item", "dimension", "scale",
                "target", "response", "response_time"]
 MOTION_CHANNELS = [  # name, component, type, units
@@ -41,6 +44,14 @@ MOTION_CHANNELS = [  # name, component, type, units
     ("quat_y", "quat_y", "ORNT", "n/a"),
     ("quat_z", "quat_z", "ORNT", "n/a"),
 ]
+CHANNELS_COLUMNS = ["name", "component", "type", "tracked_point", "units", "reference_frame"]
+REFERENCE_FRAME = "world"
+CHANNELS_SIDECAR = {"reference_frame": {
+    "Description": "Frame the head orientation is given in.",
+    "Levels": {REFERENCE_FRAME: {
+        "Description": "The viewer's world frame: x right, y up, -z forward at the start of playback (OpenGL "
+                       "convention of hallucinator/sphere.py); quaternions rotate head (camera) to world.",
+        "SpatialAxes": "RSP", "RotationRule": "right-hand"}}}}
 CLOCK_COLUMNS = ["onset", "lsl_time", "playback_time", "offset", "wall_time", "where"]
 
 EVENTS_SIDECAR = {
@@ -54,17 +65,25 @@ EVENTS_SIDECAR = {
         "session_end": "all steps are done",
         "step_start": "a step of the protocol began", "step_end": "a step of the protocol finished",
         "instructions": "an instruction screen was shown; response is the key that closed it",
-        "stimulus": "the 360 video was played (condition, dose, stim_file)",
+        "stimulus_start": "the first frame of the 360 video was displayed",
+        "stimulus": "the 360 video was played (condition, dose, stim_file); response: frames shown and dropped",
         "dose_change": "the dream dose changed during playback (dose is the new value)",
         "questionnaire_item": "one questionnaire item; response is the answer",
-        "questionnaire": "a whole questionnaire",
+        "questionnaire": "a whole questionnaire (response: its dimension scores)",
         "production": "interval production: response_time is the produced interval, target the asked one",
         "reproduction_target": "interval reproduction: the interval to remember was shown",
         "reproduction": "interval reproduction: response_time is the reproduced interval",
-        "rest": "a rest screen", "key": "a key press outside any task"}},
+        "rest": "a rest screen", "key": "a key press outside any task",
+        "session_abort": "the operator stopped the session (Escape)"}},
     "condition": {"Description": "Condition name from the protocol (never shown to the participant)."},
     "dose": {"Description": "Mix of control (0) and dream (1) video shown."},
-    "stim_file": {"Description": "Video file(s) shown: dream|control when mixed."},
+    "stim_file": {"Description": "Video shown, relative to the dataset's stimuli/ folder (its SHA-256 is in "
+                                 "the .json beside it): the control video at dose 0, else the dream video."},
+    "mixed_with": {"Description": "While control and dream are mixed (0 < dose < 1, or a dose timeline): the "
+                                  "control video, relative to stimuli/; n/a otherwise."},
+    "questionnaire": {"Description": "Questionnaire name (questionnaire and questionnaire_item rows)."},
+    "item": {"Description": "Questionnaire item id (questionnaire_item rows); the item texts are in the "
+                            "questionnaire file copied beside the session."},
     "response": {"Description": "Answer or key (questionnaire value, key name)."},
     "response_time": {"Description": "Seconds from onset to the response; for timing tasks the interval "
                                      "produced or reproduced.", "Units": "s"},
@@ -224,6 +243,9 @@ class SessionPaths:
         return tsv.with_suffix(".json")
 
 
+FILL_IN = "FILL IN: "    # dataset_description.json placeholders the lab replaces before sharing
+
+
 def ensure_dataset(root: Path, name: str) -> None:
     """dataset_description.json, README, .bidsignore and participants.json, written once."""
     root = Path(root)
@@ -232,15 +254,19 @@ def ensure_dataset(root: Path, name: str) -> None:
     if not (root / "dataset_description.json").exists():
         write_json(root / "dataset_description.json", {
             "Name": name, "BIDSVersion": "1.9.0", "DatasetType": "raw",
+            "Authors": [FILL_IN + "the authors of this dataset, one per entry"],
+            "License": FILL_IN + "the licence the data are shared under, e.g. CC0 or a data use agreement",
             "GeneratedBy": [{"Name": "hallucinator", "Version": __version__,
                              "Description": "hallucinator experiment run"}]})
     if not (root / ".bidsignore").exists():
         atomic_write(root / ".bidsignore", "*_clock.tsv\n*_session.json\n*_protocol.toml\n*_questionnaire-*.toml\n"
-                                           "derivatives/\n")
+                                           "derivatives/\nstimuli/**/*.json\n")
     if not (root / "README").exists():
         atomic_write(root / "README", f"{name}\n\nRecorded with `hallucinator experiment run`. Each "
                      "sub-*/ses-* folder holds the events, answers, head motion, clock offsets, the protocol "
-                     "as run and the software versions.\n")
+                     "as run and the software versions; stimuli/ holds the videos shown, each with its "
+                     "SHA-256 in the .json beside it.\n\nBefore sharing: replace the \"" + FILL_IN.strip() +
+                     "\" entries of dataset_description.json (Authors, License).\n")
     if not (root / "participants.json").exists():
         write_json(root / "participants.json", {
             "participant_id": {"Description": "Participant label"},
@@ -272,9 +298,32 @@ def update_participants(root: Path, row: Dict) -> None:
 
 
 def write_channels(path: Path) -> None:
-    text = "name\tcomponent\ttype\ttracked_point\tunits\n" + "".join(
-        f"{n}\t{c}\t{t}\t{'head' if t == 'ORNT' else 'n/a'}\t{u}\n" for n, c, t, u in MOTION_CHANNELS)
-    atomic_write(path, text)
+    """The motion channels (``_channels.tsv``) and their reference frame (``_channels.json``)."""
+    def row(n, c, t, u):
+        return [n, c, t, "head" if t == "ORNT" else "n/a", u, REFERENCE_FRAME if t == "ORNT" else "n/a"]
+    atomic_write(path, "\t".join(CHANNELS_COLUMNS) + "\n" +
+                 "".join("\t".join(row(*ch)) + "\n" for ch in MOTION_CHANNELS))
+    write_json(Path(path).with_suffix(".json"), CHANNELS_SIDECAR)
+
+
+def sort_events(path: Path) -> bool:
+    """Rewrite an events file in onset order (stable: rows with one onset keep the order they were written in).
+
+    Rows are appended as they happen, and a row that spans an interval (a stimulus, a questionnaire) is
+    written when it ends, after rows with later onsets; BIDS wants events in onset order.  The same lines,
+    byte for byte, are written to a temporary name and renamed; returns whether the order changed."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    if not text.endswith("\n"):
+        return False                       # a partial last line: leave it to --resume's repair
+    header, *lines = text[:-1].split("\n")
+    col = header.split("\t").index("onset")
+    ordered = sorted(lines, key=lambda ln: num(ln.split("\t")[col], float("inf")))
+    if ordered == lines:
+        return False
+    assert sorted(ordered) == sorted(lines)
+    atomic_write(path, "\n".join([header, *ordered]) + "\n")
+    return True
 
 
 def find_sessions(root: Path) -> List[Dict[str, Path]]:

@@ -58,6 +58,7 @@ class PlayResult:
 
 class Display:
     size: Tuple[int, int] = (1280, 720)
+    frame_rate: Optional[float] = None      # nominal frames per second of ``play`` (None: not known)
 
     def __enter__(self) -> "Display":
         return self
@@ -87,7 +88,7 @@ class NullDisplay(Display):
 
     def __init__(self, clock, rate: float = 10.0):
         self.clock = clock
-        self.rate = rate
+        self.rate = self.frame_rate = rate
         self.shown: List[Screen] = []
 
     def show(self, screen: Screen) -> None:

@@ -179,6 +179,18 @@ def participant_number(participant: str) -> int:
     return int(m.group(1))
 
 
+def participant_label(participant: str, data: Optional[Path] = None) -> str:
+    """The BIDS label of a participant ID: a single digit gets a leading zero (``1`` -> ``01``, as in
+    ``sub-01``); other IDs are kept as given.  A ``sub-1`` folder already in ``data`` (written before labels
+    were padded) keeps its label, so ``--resume`` finds it."""
+    participant_number(participant)
+    if participant.isdigit() and len(participant) == 1:
+        if data is not None and (Path(data) / f"sub-{participant}").is_dir():
+            return participant
+        return "0" + participant
+    return participant
+
+
 def _err(path, msg):
     raise UserError(f"{path}: {msg}")
 

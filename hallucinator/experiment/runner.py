@@ -23,7 +23,7 @@ from .bids import SessionPaths
 from .clock import SessionClock, VirtualClock
 from .display import Display, NullDisplay
 from .plan import SessionPlan, make_plan
-from .protocol import Step, load_protocol
+from .protocol import Step, load_protocol, participant_label
 from .respondents.base import Respondent, SessionAborted
 from .respondents.human import HumanRespondent
 from .respondents.simulated import SimulatedRespondent
@@ -61,8 +61,9 @@ class SessionRunner:
         protocol = load_protocol(opts.protocol)
         for key, value in opts.stim.items():
             protocol.override_stimulus(key, value)
-        self.plan: SessionPlan = make_plan(protocol, opts.participant, opts.session, opts.simulate)
-        self.paths = SessionPaths(Path(opts.data), opts.participant, opts.session, protocol.name)
+        label = participant_label(opts.participant, Path(opts.data))
+        self.plan: SessionPlan = make_plan(protocol, label, opts.session, opts.simulate)
+        self.paths = SessionPaths(Path(opts.data), label, opts.session, protocol.name)
         realtime = opts.realtime
         if realtime is None:
             realtime = bool(protocol.simulate.get("realtime", False)) if self.plan.simulated else True
@@ -104,7 +105,8 @@ class SessionRunner:
         with ExitStack() as stack:
             display = stack.enter_context(self._open_display(clock))
             lsl = self.opts.lsl if self.opts.lsl is not None else self.realtime
-            log = stack.enter_context(open_session_log(self.paths, self.plan, state, clock, self.realtime, lsl))
+            log = stack.enter_context(open_session_log(self.paths, self.plan, state, clock, self.realtime, lsl,
+                                                       display.frame_rate))
             if self.opts.console is not None and log.lsl.error:
                 print(f"LSL off: {log.lsl.error}", file=self.opts.console, flush=True)
             ctx = StepContext(self.plan.protocol, log, self._respondent(display, clock), display, clock,

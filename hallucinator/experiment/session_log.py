@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Tuple
 
+import numpy as np
+
 from ..errors import UserError
 from ..provenance import versions
 from . import bids
@@ -27,19 +29,48 @@ from .clock import local_clock
 from .lsl import LslOutlets
 from .plan import SessionPlan
 from .protocol import Step
+from .stimuli import StagedStimuli, stage as stage_stimuli
 
 SESSION_PACKAGES = ("numpy", "pylsl", "glfw", "OpenGL", "av", "scipy", "matplotlib")
 FSYNC_VIRTUAL_S = 0.5     # events/beh fsync interval of simulations that do not wait (real time: every row)
 FSYNC_MOTION_S = 0.2      # motion fsync interval (and at every step end)
 
 MOTION_SIDECAR = {
-    "SamplingFrequency": "n/a", "SamplingFrequencyEffective": "n/a",
-    "RecordingType": "continuous", "MotionChannelCount": len(MOTION_CHANNELS),
-    "ORNTChannelCount": 4, "RotationRule": "right-hand", "RotationOrder": "n/a",
-    "SpatialAxes": "x right, y up, -z forward (camera to world quaternion)",
-    "Description": "Head orientation per displayed frame; latency on the session clock (events onset). "
-                   "Rows of all steps of the session, step column says which; no header (see "
-                   "channels.tsv)."}
+    "RecordingType": "discontinuous", "MotionChannelCount": len(MOTION_CHANNELS), "TrackedPointsCount": 1,
+    "LATENCYChannelCount": 1, "MISCChannelCount": 1, "ORNTChannelCount": 4}
+
+
+def motion_sidecar(task: str, simulated: bool, nominal: Optional[float], effective: Optional[float]) -> dict:
+    """The motion sidecar: ``SamplingFrequency`` is the display's rate (one row per displayed frame; the
+    measured one when the display does not know it), ``SamplingFrequencyEffective`` the measured one."""
+    out = {"TaskName": task, "TrackingSystemName": "hallucinator viewer" + (" (simulated)" if simulated else ""),
+           **MOTION_SIDECAR}
+    rate = nominal or effective
+    if rate:
+        out["SamplingFrequency"] = round(float(rate), 3)
+    if effective:
+        out["SamplingFrequencyEffective"] = round(float(effective), 3)
+    return out
+
+
+class MotionRate:
+    """The measured frame rate of the motion rows: one over the median interval between consecutive rows of a
+    step (the gaps between steps do not count)."""
+
+    def __init__(self, rows: Iterable[Tuple[float, str]] = ()):
+        self.intervals = []
+        self._last: Optional[Tuple[float, str]] = None
+        for t, step in rows:
+            self.add(t, step)
+
+    def add(self, t: float, step) -> None:
+        step = str(step)
+        if self._last is not None and self._last[1] == step and t > self._last[0]:
+            self.intervals.append(t - self._last[0])
+        self._last = (t, step)
+
+    def rate(self) -> Optional[float]:
+        return 1.0 / float(np.median(self.intervals)) if self.intervals else None
 
 
 @dataclass
@@ -78,6 +109,10 @@ def read_resume_state(paths: SessionPaths, plan: SessionPlan, resume: bool) -> R
         raise UserError(f"data for sub-{plan.participant} ses-{plan.session} already exist in {paths.dir}; "
                         "add --resume to continue that session, or choose another --session")
     state = ResumeState(True, _check_same_session(paths, plan))
+    with open(paths.events, encoding="utf-8") as fh:
+        if fh.readline().rstrip("\n").split("\t") != EVENTS_COLUMNS:
+            raise UserError(f"{paths.events.name} was written by an earlier version of hallucinator (other "
+                            "columns); finish this session with that version, or choose another --session")
     for r in bids.read_tsv(paths.events):
         step = int(bids.num(r.get("step"), -1))
         att = int(bids.num(r.get("attempt"), 1))
@@ -104,39 +139,50 @@ def _write_copies(paths: SessionPaths, plan: SessionPlan) -> None:
 
 
 def _write_sidecars(paths: SessionPaths, plan: SessionPlan) -> None:
+    """The events, beh and channels sidecars (written once; the motion sidecar is :meth:`SessionLog.motion_sidecar`).
+    The order and the simulated flag are in participants.tsv and the session file."""
     if paths.sidecar(paths.events).exists():
         return
-    name, sim = plan.protocol.name, plan.simulated
-    bids.write_json(paths.sidecar(paths.events), {
-        "TaskName": name, "Simulated": sim, "CounterbalancingOrder": plan.order, **bids.EVENTS_SIDECAR})
-    bids.write_json(paths.sidecar(paths.beh), {"TaskName": name, **bids.BEH_SIDECAR})
-    bids.write_json(paths.sidecar(paths.motion), {
-        "TaskName": name, "TrackingSystemName": "hallucinator viewer" + (" (simulated)" if sim else ""),
-        **MOTION_SIDECAR})
+    from .. import __version__
+    presentation = {"StimulusPresentation": {"SoftwareName": "hallucinator", "SoftwareVersion": __version__,
+                                             "OperatingSystem": f"{platform.system()} {platform.release()}"}}
+    bids.write_json(paths.sidecar(paths.events), {**presentation, **bids.EVENTS_SIDECAR})
+    bids.write_json(paths.sidecar(paths.beh), {"TaskName": plan.protocol.name, **bids.BEH_SIDECAR})
     bids.write_channels(paths.motion_channels)
 
 
-def _write_session_files(paths: SessionPaths, plan: SessionPlan, state: ResumeState, clock, realtime: bool) -> int:
-    """Every file of the session but the appended ones; returns the number of this run (1, 2, ...)."""
+def _write_session_files(paths: SessionPaths, plan: SessionPlan, state: ResumeState, clock,
+                         realtime: bool) -> Tuple[int, StagedStimuli]:
+    """Every file of the session but the appended ones; returns the number of this run (1, 2, ...) and where
+    its stimuli are under stimuli/."""
     bids.ensure_dataset(paths.root, f"Hallucinator sessions: {plan.protocol.title}")
+    staged = stage_stimuli(paths.root, plan.protocol, sorted({s.condition for s in plan.schedule if s.condition}))
     paths.dir.mkdir(parents=True, exist_ok=True)
     _write_copies(paths, plan)
     info = state.info or plan.session_info(clock, realtime)
     info["runs"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv,
                          "resumed": state.resuming, "versions": versions(SESSION_PACKAGES),
-                         "host": platform.node(), "realtime": realtime})
+                         "host": platform.node(), "realtime": realtime, "stimuli_sha256": staged.sha256})
     bids.write_json(paths.session_json, info)
     _write_sidecars(paths, plan)
     bids.update_participants(paths.root, plan.participant_row("started"))
-    return len(info["runs"])
+    return len(info["runs"]), staged
 
 
 class SessionLog:
     """The appended files of one run, and the LSL outlets that mirror them.  A context manager."""
 
-    def __init__(self, paths: SessionPaths, clock, lsl: LslOutlets, realtime: bool, run: int):
+    def __init__(self, paths: SessionPaths, clock, lsl: LslOutlets, realtime: bool, run: int,
+                 stimuli: Optional[StagedStimuli] = None, plan: Optional[SessionPlan] = None,
+                 frame_rate: Optional[float] = None):
         self.paths, self.clock, self.lsl, self.run = paths, clock, lsl, run
+        self.stimuli = stimuli or StagedStimuli()
         self.attempt = 0          # of the step running now (0 outside steps)
+        self._plan, self._frame_rate = plan, frame_rate
+        self.motion_rate = MotionRate((bids.num(r.get("latency")), r.get("step"))
+                                      for r in bids.iter_motion(paths.motion, paths.motion_channels))
+        self._rate_written: Optional[int] = None
+        self.motion_sidecar()
         every = 0.0 if realtime else FSYNC_VIRTUAL_S
         self.events = TsvAppender(paths.events, EVENTS_COLUMNS, resume=paths.events.exists(), fsync_every=every)
         self.beh = TsvAppender(paths.beh, BEH_COLUMNS, resume=paths.beh.exists(), fsync_every=every)
@@ -171,7 +217,17 @@ class SessionLog:
         self.beh.write({"step": step.index, "block": step.block, "attempt": self.attempt,
                         "condition": step.condition, **cols})
 
+    def motion_sidecar(self) -> None:
+        """(Re)write the motion sidecar when the measured rate has new intervals."""
+        n = len(self.motion_rate.intervals)
+        if self._plan is None or n == self._rate_written:
+            return
+        bids.write_json(self.paths.sidecar(self.paths.motion), motion_sidecar(
+            self._plan.protocol.name, self._plan.simulated, self._frame_rate, self.motion_rate.rate()))
+        self._rate_written = n
+
     def head_sample(self, t: float, step_index: int, quat) -> None:
+        self.motion_rate.add(t, step_index)
         self.motion.write_values([t, step_index, *quat])
         self.lsl.head(self.clock.lsl(t), quat)
 
@@ -195,17 +251,23 @@ class SessionLog:
         """End of a step: flush events, answers and motion; fsync them when ``force`` (or when due)."""
         for f in (self.events, self.beh, self.motion):
             f.sync(force=force)
+        self.motion_sidecar()
 
     def close(self) -> None:
+        """Close the files, bring the events into onset order (:func:`.bids.sort_events`), update the motion
+        sidecar."""
         for f in (self.events, self.beh, self.motion, self.clocklog):
             f.close()
         self.lsl.close()
+        bids.sort_events(self.paths.events)
+        self.motion_sidecar()
 
 
 def open_session_log(paths: SessionPaths, plan: SessionPlan, state: ResumeState, clock, realtime: bool,
-                     lsl: bool) -> SessionLog:
-    """Write the session's fixed files and open its appenders and LSL outlets."""
-    run = _write_session_files(paths, plan, state, clock, realtime)
+                     lsl: bool, frame_rate: Optional[float] = None) -> SessionLog:
+    """Write the session's fixed files and open its appenders and LSL outlets (``frame_rate``: the display's
+    nominal rate, None when it does not know it)."""
+    run, staged = _write_session_files(paths, plan, state, clock, realtime)
     outlets = LslOutlets(plan.protocol.name, f"hallucinator-{plan.protocol.name}-sub-{plan.participant}-"
                                              f"ses-{plan.session}", lsl)
-    return SessionLog(paths, clock, outlets, realtime, run)
+    return SessionLog(paths, clock, outlets, realtime, run, staged, plan, frame_rate)

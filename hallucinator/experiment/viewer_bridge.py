@@ -55,6 +55,17 @@ class ViewerDisplay(Display):
     def size(self):
         return self.v.framebuffer_size
 
+    @property
+    def frame_rate(self):
+        """The monitor's refresh rate (one frame per refresh with vsync); None in a headset, whose runtime
+        paces the frames (the motion sidecar then gives the measured rate)."""
+        if self.v.xr is not None or not getattr(self.v, "vsync", False):
+            return None
+        import glfw
+        monitor = glfw.get_primary_monitor()
+        mode = glfw.get_video_mode(monitor) if monitor else None
+        return float(mode.refresh_rate) if mode and mode.refresh_rate > 0 else None
+
     def _session_time(self, mono: float) -> float:
         return self.clock.now() - (time.monotonic() - mono)
 

@@ -44,6 +44,6 @@ def run(ctx: StepContext, step: Step) -> None:
         log.answer(step, onset=r.onset, dose=dose, task=q.name, item=item.id, dimension=item.dimension,
                    scale=scale, response=r.value, response_time=r.time)
         log.event("questionnaire_item", r.onset, r.time, step=step, response=r.value, response_time=r.time,
-                  stim_file=f"{q.name}:{item.id}", dose=dose)
-    log.event("questionnaire", t_start, ctx.clock.now() - t_start, step=step, stim_file=q.name,
+                  questionnaire=q.name, item=item.id, dose=dose)
+    log.event("questionnaire", t_start, ctx.clock.now() - t_start, step=step, questionnaire=q.name,
               response=";".join(f"{k}={v:.1f}" for k, v in q.score(answers).items()), marker=False)

@@ -9,13 +9,13 @@ task puts the video behind its trials.
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Dict, Optional
 
 from ..display import Input, NullDisplay, PlayRequest, PlayResult
 from ..protocol import Condition, Step, Stimulus
 from ..respondents.base import SessionAborted
 from ..screens import Screen
+from ..stimuli import StagedStimuli
 from .context import StepContext
 
 # A moving dose is logged each time it has moved by this much since the last ``dose_change`` row (and when
@@ -24,23 +24,22 @@ from .context import StepContext
 DOSE_LOG_RESOLUTION = 0.05
 
 
-def shown_files(stim: Stimulus, cond: Condition) -> str:
-    """The stim_file column: the file on screen, ``dream|control`` while they are mixed."""
-    def at(dose):
-        if stim.file:
-            return Path(stim.file).name
-        if dose <= 0.0:
-            return Path(stim.control).name
-        if dose >= 1.0:
-            return Path(stim.dream).name
-        return f"{Path(stim.dream).name}|{Path(stim.control).name}"
-    return at(0.5) if cond.timeline else at(cond.dose_at(0.0))
+def shown_files(stim: Stimulus, cond: Condition, staged: StagedStimuli) -> Dict[str, Optional[str]]:
+    """The stim_file and mixed_with columns (paths relative to stimuli/): the file on screen, and the
+    control video beside the dream one while they are mixed (a dose between 0 and 1, or a timeline)."""
+    if stim.file:
+        return {"stim_file": staged.name(stim.file), "mixed_with": None}
+    dose = 0.5 if cond.timeline else cond.dose_at(0.0)
+    if dose <= 0.0:
+        return {"stim_file": staged.name(stim.control), "mixed_with": None}
+    return {"stim_file": staged.name(stim.dream), "mixed_with": staged.name(stim.control) if dose < 1.0 else None}
 
 
 class _FrameLog:
     """``on_frame`` of a playback: the first frame, dose changes and one motion row per frame."""
 
-    def __init__(self, ctx: StepContext, step: Step, files: str, stop: Optional[Callable[[], bool]]):
+    def __init__(self, ctx: StepContext, step: Step, files: Dict[str, Optional[str]],
+                 stop: Optional[Callable[[], bool]]):
         self.ctx, self.step, self.files, self.stop = ctx, step, files, stop
         self.first: Optional[float] = None
         self.dose: Optional[float] = None
@@ -49,7 +48,7 @@ class _FrameLog:
         log = self.ctx.log
         if self.first is None:
             self.first = t
-            log.event("stimulus_start", t, step=self.step, dose=dose, stim_file=self.files)
+            log.event("stimulus_start", t, step=self.step, dose=dose, **self.files)
         if self.dose is None:
             self.dose = dose
         elif abs(dose - self.dose) >= DOSE_LOG_RESOLUTION or (dose != self.dose and dose in (0.0, 1.0)):
@@ -72,7 +71,7 @@ def play(ctx: StepContext, step: Step, duration: float, overlay: Optional[Callab
                       list(cond.timeline) if cond.timeline else [(0.0, cond.dose)],
                       float(step.params.get("start", 0.0)), ctx.respondent.head_path(duration, step.condition),
                       overlay, on_input)
-    files = shown_files(stim, cond)
+    files = shown_files(stim, cond, ctx.log.stimuli)
     frames = _FrameLog(ctx, step, files, stop)
     log = ctx.log
     log.clock_row(f"step {step.index} before play")
@@ -81,7 +80,7 @@ def play(ctx: StepContext, step: Step, duration: float, overlay: Optional[Callab
     log.clock_row(f"step {step.index} after play")
     onset = frames.first if frames.first is not None else result.onset
     log.event("stimulus", onset, result.duration, step=step, dose=cond.dose if not cond.timeline else None,
-              stim_file=files, response=f"frames={result.frames} dropped={result.dropped}", marker=False)
+              **files, response=f"frames={result.frames} dropped={result.dropped}", marker=False)
     log.marker(onset + result.duration, "stimulus_end", step=step.index, condition=step.condition)
     if result.aborted:
         raise SessionAborted()
