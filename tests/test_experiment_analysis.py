@@ -113,3 +113,25 @@ def test_timing_and_motion_effects_recovered(tmp_path):
     assert float(m["mean_diff"]) < 0 and float(m["p"]) < 0.01
     assert_figure(out / "timing_ratios.png", (420, 1040), 500)                   # 2 tasks, 4 targets
     assert len(_csv(out / "timing_trials.csv")) == 12 * 2 * 8
+
+
+def test_small_samples_are_flagged_in_the_report():
+    from hallucinator.experiment.analysis import SMALL_SAMPLE, small_sample_caveat
+    two = " ".join(small_sample_caveat(2))
+    assert "N = 2" in two and "1 degree of freedom" in two and "p below 0.5" in two
+    assert small_sample_caveat(SMALL_SAMPLE) == []
+
+
+def test_radar_legend_inside_the_figure():
+    import matplotlib.pyplot as plt
+
+    from hallucinator.experiment.figures import radar_figure
+    dims = ["Visual patterns", "Complex imagery", "Changed meaning", "Unity", "Anxiety"]
+    names = ["control condition", "dream at full dose", "ramp"]
+    fig = radar_figure("heq", dims, {c: [30.0] * 5 for c in names}, {c: [5.0] * 5 for c in names})
+    fig.canvas.draw()
+    box = fig.legends[0].get_window_extent()
+    page = fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == names
+    plt.close(fig)

@@ -253,6 +253,7 @@ def _motion(ds: Dataset):
     return rows
 
 
+SMALL_SAMPLE = 10    # participants below which the report says its statistics are not evidence
 STAT_COLS = ["reference", "condition", "n", "mean_ref", "sd_ref", "mean_cond", "sd_cond", "mean_diff", "ci_low",
              "ci_high", "t", "df", "p", "p_holm", "p_wilcoxon", "dz"]
 
@@ -355,6 +356,17 @@ def _motion_section(ds: Dataset, out: Path, note: str):
     return mrows, report + [""]
 
 
+def small_sample_caveat(n: int) -> List[str]:
+    """Report lines that warn against reading the statistics of fewer than :data:`SMALL_SAMPLE` participants."""
+    if n >= SMALL_SAMPLE:
+        return []
+    return [f"**Small sample: N = {n}.** With fewer than {SMALL_SAMPLE} participants the p-values, confidence "
+            f"intervals and d_z below check the pipeline; they are not evidence for or against an effect. d_z "
+            f"divides by the SD of {n} paired difference{'s' if n != 1 else ''} (the t test has {max(n - 1, 0)} "
+            f"degree{'s' if n != 2 else ''} of freedom), so it can be huge by chance, and the Wilcoxon test "
+            f"cannot reach p below {min(1.0, 2 / 2 ** n):.3g} (2/2^N).", ""]
+
+
 def analyze(data: Path, out: Optional[Path] = None, include_simulated: str = "auto", console=None) -> Path:
     """Write tables and figures for every session under ``data``; return the output folder."""
     import matplotlib
@@ -366,6 +378,7 @@ def analyze(data: Path, out: Optional[Path] = None, include_simulated: str = "au
     report = [f"# Analysis of {Path(data)}", "",
               f"{len(ds.sessions)} sessions, {len({s['info']['participant'] for s in ds.sessions})} participants"
               f"{note}; task(s): {', '.join(ds.tasks)}.", ""]
+    report += small_sample_caveat(len({s["info"]["participant"] for s in ds.sessions}))
     found = False
     for section in (_questionnaire_section, _timing_section, _motion_section):
         rows, lines = section(ds, out, note)

@@ -26,6 +26,15 @@ def _color(c, i):
 
 def radar(path: Path, title: str, dims: List[str], means: Dict[str, List[float]], sems: Dict[str, List[float]],
           labels_extra: Optional[List[str]] = None, subtitle: str = ""):
+    import matplotlib.pyplot as plt
+    fig = radar_figure(title, dims, means, sems, labels_extra, subtitle)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def radar_figure(title: str, dims: List[str], means: Dict[str, List[float]], sems: Dict[str, List[float]],
+                 labels_extra: Optional[List[str]] = None, subtitle: str = ""):
+    """The radar chart: condition means ±1 SEM on the dimensions, the legend in a row below the chart."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -54,10 +63,9 @@ def radar(path: Path, title: str, dims: List[str], means: Dict[str, List[float]]
     ax.set_rlabel_position(180 / n)
     ax.tick_params(axis="y", labelsize=8, colors="0.4")
     ax.set_title(title + ("\n" + subtitle if subtitle else ""), fontsize=12, pad=28)
-    ax.legend(loc="upper right", bbox_to_anchor=(1.18, 1.1), frameon=False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    fig.legend(loc="lower center", bbox_to_anchor=(0.5, 0.01), ncol=min(len(means), 4), frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
 
 
 def paired_plot(path: Path, title: str, panels: List[str], data: Dict[str, Dict[str, Dict[str, float]]],
