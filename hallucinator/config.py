@@ -16,6 +16,7 @@ from .errors import UserError
 
 OBJECTIVES = ("l2", "channels", "class", "guide")
 POLE_METHODS = ("faces", "none")
+PRECISIONS = ("fp32", "bf16")
 
 
 def comma_names(text: str) -> List[str]:
@@ -61,6 +62,9 @@ class DreamConfig:
     jitter: int = field(default=32, metadata={"help": "random shift in pixels (wraps in longitude only)"})
     seed: int = field(default=0, metadata={"help": "random seed of the jitter (same seed, same output)"})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda or cuda:N"})
+    precision: str = field(default="fp32", metadata={
+        "help": "the network's arithmetic: fp32, or bf16 autocast (for GPUs with bfloat16; slow on most CPUs)",
+        "choices": PRECISIONS})
     flat: bool = field(default=False, metadata={"help": "an ordinary picture, not a 360° panorama"})
     poles: str = field(default="faces", metadata={"help": "how the polar caps are dreamed", "choices": POLE_METHODS})
     pole_fov: float = 100.0               # field of view of the polar faces, degrees
@@ -74,6 +78,8 @@ class DreamConfig:
     def validate(self) -> "DreamConfig":
         if self.objective not in OBJECTIVES:
             raise UserError(f"unknown objective {self.objective!r}; choose one of {', '.join(OBJECTIVES)}")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         if self.poles not in POLE_METHODS:
             raise UserError(f"unknown pole method {self.poles!r}; choose one of {', '.join(POLE_METHODS)}")
         if self.octaves < 1:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numpy as np
 
@@ -260,7 +260,7 @@ def upsample_equirect(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
         # keep each row to the sphere's own resolution there: a row at latitude phi spans cos(phi) of the
         # equator's length, so longitude frequencies above cos(phi) * w/2 are finer than a pixel on the
         # sphere and would show as radial streaks around the poles (raised-cosine roll-off, no ringing)
-        lat = torch.from_numpy(latitude_of_rows(h)).to(spec.device)
+        lat = latitude_of_rows_tensor(h, spec.device)
         cutoff = (lat.cos() * (w / 2)).clamp_min(2.0)[:, None]
         ramp = ((cutoff - freqs) / (0.25 * cutoff)).clamp(0, 1)
         spec = spec * (0.5 - 0.5 * torch.cos(math.pi * ramp))
@@ -286,31 +286,45 @@ def pad_sphere(x: torch.Tensor, left: int, right: int, top: int, bottom: int, ve
     import torch
     import torch.nn.functional as F
 
-    if top or bottom:
-        if vertical == "pole":
-            half = x.shape[-1] // 2
-            parts = []
-            if top:
-                parts.append(torch.roll(x[..., :top, :].flip(-2), shifts=half, dims=-1))
-            parts.append(x)
-            if bottom:
-                parts.append(torch.roll(x[..., x.shape[-2] - bottom:, :].flip(-2), shifts=half, dims=-1))
-            x = torch.cat(parts, dim=-2)
-        elif vertical == "reflect":
-            x = F.pad(x, (0, 0, top, bottom), mode="replicate" if x.shape[-2] <= max(top, bottom) else "reflect")
-        elif vertical == "zeros":
-            x = F.pad(x, (0, 0, top, bottom))
-        else:
-            raise ValueError(f"unknown vertical padding {vertical!r}")
-    if left or right:
-        parts = ([x[..., x.shape[-1] - left:]] if left else []) + [x] + ([x[..., :right]] if right else [])
-        x = torch.cat(parts, dim=-1)
-    return x
+    h, w = x.shape[-2:]
+    if vertical not in ("pole", "reflect", "zeros"):
+        raise ValueError(f"unknown vertical padding {vertical!r}")
+    # one zero-padded copy (it keeps the input's memory format, channels-last included), its margins then
+    # filled in place: rows first in the middle columns, then the columns wrapped for every row
+    out = F.pad(x, (left, right, top, bottom))
+    mid = out[..., left:left + w]
+    if vertical == "pole":
+        if top:
+            mid[..., :top, :] = torch.roll(x[..., :top, :].flip(-2), shifts=w // 2, dims=-1)
+        if bottom:
+            mid[..., top + h:, :] = torch.roll(x[..., h - bottom:, :].flip(-2), shifts=w // 2, dims=-1)
+    elif vertical == "reflect" and h > max(top, bottom):
+        if top:
+            mid[..., :top, :] = x[..., 1:top + 1, :].flip(-2)
+        if bottom:
+            mid[..., top + h:, :] = x[..., h - 1 - bottom:h - 1, :].flip(-2)
+    elif vertical == "reflect":  # too few rows to mirror: repeat the edge row
+        if top:
+            mid[..., :top, :] = x[..., :1, :]
+        if bottom:
+            mid[..., top + h:, :] = x[..., h - 1:, :]
+    if left:
+        out[..., :left] = out[..., w:w + left]
+    if right:
+        out[..., left + w:] = out[..., left:left + right]
+    return out
 
 
 def latitude_of_rows(height: int) -> np.ndarray:
     """Latitude in radians of each row's centre."""
     return np.pi / 2 - (np.arange(height) + 0.5) / height * np.pi
+
+
+def latitude_of_rows_tensor(height: int, device=None) -> "torch.Tensor":
+    """:func:`latitude_of_rows` as a float64 tensor made on ``device`` (the same values, no numpy)."""
+    import torch
+
+    return math.pi / 2 - (torch.arange(height, dtype=torch.float64, device=device) + 0.5) / height * math.pi
 
 
 @dataclass(frozen=True)
@@ -348,14 +362,14 @@ class MercatorBand:
         y = (self.rows / 2 - (torch.arange(self.rows, dtype=torch.float64) + 0.5)) * step + self.shift * step
         return 2 * torch.atan(torch.exp(y)) - math.pi / 2
 
-    def from_equirect(self, img: "torch.Tensor") -> "torch.Tensor":
-        """The band (N, C, rows, W) of an equirect tensor (N, C, height, W), rows interpolated linearly."""
+    def sampler_in(self, device=None, dtype=None) -> "RowLerp":
+        """The row interpolation that takes a panorama (height rows) to the band (rows rows)."""
         h = self.height
         v = ((math.pi / 2 - self.latitudes()) / math.pi * h - 0.5).clamp(0, h - 1)
-        return _lerp_rows(img, v)
+        return RowLerp.at(v, h, device, dtype)
 
-    def to_equirect(self, band: "torch.Tensor") -> "torch.Tensor":
-        """A band tensor back onto the panorama's rows: each row inside takes the band at its position; 0 outside."""
+    def sampler_back(self, device=None, dtype=None) -> "RowLerp":
+        """The row interpolation that takes the band back onto the panorama's rows (0 outside the band)."""
         import torch
 
         lat = self.latitudes()
@@ -363,12 +377,36 @@ class MercatorBand:
         inside = lat_rows.abs() < lat[0].abs().clamp(max=lat[-1].abs())
         oy = self.shift * self._step
         jpos = (self.rows / 2 - (torch.log(torch.tan(math.pi / 4 + lat_rows / 2)) - oy) / self._step - 0.5)
-        back = _lerp_rows(band, jpos.clamp(0, self.rows - 1))
-        return back * inside.to(band)[:, None]
+        return RowLerp.at(jpos.clamp(0, self.rows - 1), self.rows, device, dtype, inside)
+
+    def from_equirect(self, img: "torch.Tensor") -> "torch.Tensor":
+        """The band (N, C, rows, W) of an equirect tensor (N, C, height, W), rows interpolated linearly."""
+        return self.sampler_in(img.device, img.dtype)(img)
+
+    def to_equirect(self, band: "torch.Tensor") -> "torch.Tensor":
+        """A band tensor back onto the panorama's rows: each row inside takes the band at its position; 0 outside."""
+        return self.sampler_back(band.device, band.dtype)(band)
 
 
-def _lerp_rows(x: "torch.Tensor", pos: "torch.Tensor") -> "torch.Tensor":
-    """Rows of ``x`` (N, C, H, W) at continuous row positions ``pos`` (float64, inside [0, H-1]), linearly."""
-    p0 = pos.floor().long().clamp(max=x.shape[-2] - 2)
-    f = (pos - p0).to(x)[:, None]
-    return x[..., p0, :] * (1 - f) + x[..., p0 + 1, :] * f
+@dataclass(frozen=True)
+class RowLerp:
+    """Linear interpolation of rows at fixed positions, its indices and weights made once on a device.
+
+    Output row ``i`` is ``x[p0[i]] * (1 - f[i]) + x[p0[i] + 1] * f[i]``, times ``mask[i]`` when there is one.
+    """
+
+    p0: "torch.Tensor"                     # (n,) long
+    f: "torch.Tensor"                      # (n, 1) in the images' dtype
+    mask: "Optional[torch.Tensor]" = None  # (n, 1) in the images' dtype, or None
+
+    @staticmethod
+    def at(pos: "torch.Tensor", rows: int, device=None, dtype=None, mask=None) -> "RowLerp":
+        """Interpolation at continuous positions ``pos`` (float64, inside [0, rows-1]) of a ``rows``-row input."""
+        p0 = pos.floor().long().clamp(max=rows - 2)
+        f = (pos - p0).to(device=device, dtype=dtype)[:, None]
+        m = None if mask is None else mask.to(device=device, dtype=dtype)[:, None]
+        return RowLerp(p0.to(device), f, m)
+
+    def __call__(self, x: "torch.Tensor") -> "torch.Tensor":
+        out = x[..., self.p0, :] * (1 - self.f) + x[..., self.p0 + 1, :] * self.f
+        return out if self.mask is None else out * self.mask

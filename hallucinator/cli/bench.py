@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from typing import Any, Callable, Dict, List
 
 import numpy as np
 
-from ..config import DreamConfig
+from ..config import PRECISIONS, DreamConfig
 
 
 def _bench_config(args: argparse.Namespace, device) -> DreamConfig:
@@ -17,7 +18,8 @@ def _bench_config(args: argparse.Namespace, device) -> DreamConfig:
 
     layer = args.layer or get_spec(args.model).default_layer
     return DreamConfig(model=args.model, layers=[layer], octaves=args.octaves, octave_scale=args.octave_scale,
-                       iterations=args.iterations, device=str(device), seed=0).validate()
+                       iterations=args.iterations, device=str(device), precision=args.precision,
+                       seed=0).validate()
 
 
 def _source(w: int, h: int, device):
@@ -48,12 +50,75 @@ def _timer(fn: Callable[[], Any], device) -> Callable[[], float]:
     return timed
 
 
+class _Runs:
+    """Timed runs of the engine and the reference, and each run's seconds per part."""
+
+    def __init__(self, engine: Callable[[], float], reference: Callable[[], float], engine_timer, reference_timer):
+        self.engine, self.reference = engine, reference
+        self.timers = {"engine": engine_timer, "reference": reference_timer}
+        self.seconds: Dict[str, List[float]] = {"engine": [], "reference": []}
+        self.parts: Dict[str, List[Dict[str, float]]] = {"engine": [], "reference": []}
+
+    def run(self, which: str, with_parts: bool) -> None:
+        timer = self.timers[which]
+        timer.enabled = with_parts
+        timer.reset()
+        self.seconds[which].append((self.engine if which == "engine" else self.reference)())
+        if with_parts:
+            self.parts[which].append(dict(timer.seconds))
+        timer.enabled = False
+
+    def breakdown(self, which: str, total: float) -> Dict[str, float]:
+        """Median seconds per part over the runs that timed parts, and what the parts leave ("other")."""
+        from ..engine.timing import PARTS
+
+        order = ("network",) + PARTS
+        runs = self.parts[which]
+        names = sorted({k for r in runs for k in r}, key=lambda k: (order.index(k) if k in order else len(order), k))
+        out = {k: round(float(np.median([r.get(k, 0.0) for r in runs])), 4) for k in names}
+        out["other"] = round(max(total - sum(out.values()), 0.0), 4)
+        return out
+
+
+def _time_runs(args: argparse.Namespace, dreamer, src, ref_fn, device) -> _Runs:
+    """Interleaved timed runs (so both see the same load); parts timed in them, or (CUDA) in one more run each."""
+    from ..engine.timing import PartTimer
+
+    ref_timer = PartTimer(device=device)
+    runs = _Runs(_timer(lambda: dreamer.dream(src), device), _timer(lambda: ref_fn(ref_timer), device),
+                 dreamer.timer, ref_timer)
+    parts_in_timed = device.type != "cuda"  # on a GPU the per-part waits would slow the timed runs
+    if args.warmup:
+        runs.run("reference", False), runs.run("engine", False)
+        runs.seconds = {"engine": [], "reference": []}
+    for _ in range(args.repeat):
+        runs.run("reference", parts_in_timed)
+        runs.run("engine", parts_in_timed)
+    if not parts_in_timed:
+        seconds = {k: list(v) for k, v in runs.seconds.items()}
+        runs.run("reference", True), runs.run("engine", True)
+        runs.seconds = seconds
+    return runs
+
+
+def _memory(device) -> Dict[str, Any]:
+    import torch
+
+    if device.type == "cuda":
+        return {"gpu": torch.cuda.get_device_name(device),
+                "peak_memory_gb": round(torch.cuda.max_memory_allocated(device) / 2**30, 3)}
+    import resource
+
+    return {"peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)}
+
+
 def measure(args: argparse.Namespace) -> Dict[str, Any]:
     """Time the engine and the reference (interleaved, median of ``args.repeat``); the benchmark's record."""
     import torch
 
     from ..config import parse_size
     from ..engine import Dreamer, reference_dream, resolve_device
+    from ..engine.timing import count_flops
     from ..models import load_backbone
 
     w, h = parse_size(args.size)
@@ -64,28 +129,41 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
     ref_net = load_backbone(cfg.model, fold_bn=False, random_init=args.random_weights).to(device)
     dreamer = Dreamer(cfg, net=engine_net)
     src = _source(w, h, device)
-    run_engine = _timer(lambda: dreamer.dream(src), device)
-    run_ref = _timer(lambda: reference_dream(ref_net, src, cfg.layers[0], cfg.octaves, cfg.octave_scale,
-                                             cfg.iterations), device)
-    if args.warmup:
-        run_engine(), run_ref()
-    eng: List[float] = []
-    ref: List[float] = []
-    for _ in range(args.repeat):  # interleaved, so both see the same machine load
-        ref.append(run_ref())
-        eng.append(run_engine())
-    engine_s, reference_s = float(np.median(eng)), float(np.median(ref))
+
+    def ref_fn(timer, iterations=cfg.iterations):
+        return reference_dream(ref_net, src, cfg.layers[0], cfg.octaves, cfg.octave_scale, iterations,
+                               timer=timer)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    runs = _time_runs(args, dreamer, src, ref_fn, device)
+    engine_s, reference_s = float(np.median(runs.seconds["engine"])), float(np.median(runs.seconds["reference"]))
+    memory = _memory(device)
+    # FLOPs per frame: one step per octave counted, times the iterations (every step of an octave is alike)
+    one_step = Dreamer(cfg.replace(iterations=1), net=engine_net)
+    engine_flop = count_flops(lambda: one_step.dream(src)) * cfg.iterations
+    reference_flop = count_flops(lambda: ref_fn(None, 1)) * cfg.iterations
     result = {"size": f"{w}x{h}", "model": cfg.model, "layer": cfg.layers[0], "octaves": cfg.octaves,
               "octave_scale": cfg.octave_scale, "iterations": cfg.iterations, "device": str(device),
+              "precision": cfg.precision,
               "engine_s": round(engine_s, 4), "reference_s": round(reference_s, 4),
               "ratio": round(reference_s / engine_s, 4), "engine_fps": round(1 / engine_s, 4),
               "reference_fps": round(1 / reference_s, 4), "repeat": args.repeat,
+              "engine_parts_s": runs.breakdown("engine", engine_s),
+              "reference_parts_s": runs.breakdown("reference", reference_s),
+              "engine_gflop_per_frame": round(engine_flop / 1e9, 2),
+              "reference_gflop_per_frame": round(reference_flop / 1e9, 2),
+              "engine_tflops": round(engine_flop / engine_s / 1e12, 4),
+              "reference_tflops": round(reference_flop / reference_s / 1e12, 4),
               "weights_sha256": engine_net.weights_sha256, "random_weights": engine_net.weights_file is None,
-              "machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
-    if device.type == "cuda":
-        result["gpu"] = torch.cuda.get_device_name(device)
-        result["peak_memory_gb"] = round(torch.cuda.max_memory_allocated(device) / 2**30, 3)
+              "machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+              "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
+    result.update(memory)
     return result
+
+
+def _print_parts(parts: Dict[str, float], total: float) -> None:
+    for name, seconds in parts.items():
+        print(f"    {name + ':':<23}{seconds:8.3f} s  {100 * seconds / total:5.1f} %")
 
 
 def cmd_bench_dream(args: argparse.Namespace) -> int:
@@ -96,10 +174,16 @@ def cmd_bench_dream(args: argparse.Namespace) -> int:
     weights = "random weights" if r["random_weights"] else "ImageNet weights"
     print(f"dream {r['size']}, {r['model']} -> {r['layer']} ({weights}), {r['octaves']} octaves x "
           f"{r['octave_scale']}, {r['iterations']} iterations, {r['device']} ({r['threads']} threads), "
-          f"median of {r['repeat']}")
-    print(f"  engine (sphere-correct): {r['engine_s']:8.3f} s/frame  {r['engine_fps']:7.3f} fps")
-    print(f"  plain reference:         {r['reference_s']:8.3f} s/frame  {r['reference_fps']:7.3f} fps")
+          f"{r['precision']}, median of {r['repeat']}")
+    for who, label in (("engine", "engine (sphere-correct)"), ("reference", "plain reference")):
+        print(f"  {label + ':':<25}{r[who + '_s']:8.3f} s/frame  {r[who + '_fps']:7.3f} fps  "
+              f"{r[who + '_gflop_per_frame']:9.1f} GFLOP/frame  {r[who + '_tflops']:.4g} TFLOP/s")
+        _print_parts(r[who + "_parts_s"], r[who + "_s"])
     print(f"  ratio reference/engine:  {r['ratio']:8.3f}")
+    if "peak_memory_gb" in r:
+        print(f"  peak GPU memory:         {r['peak_memory_gb']:8.3f} GB ({r['gpu']})")
+    else:
+        print(f"  peak process memory:     {r['peak_rss_gb']:8.3f} GB")
     return 0
 
 
@@ -112,6 +196,8 @@ def register_bench(bench_sub) -> None:
     p.add_argument("--octave-scale", type=float, default=1.4)
     p.add_argument("--iterations", type=int, default=10)
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                   help="the engine's arithmetic (bf16: autocast, for GPUs); the reference stays fp32")
     p.add_argument("--repeat", type=int, default=3, help="runs of each, interleaved; the median counts")
     p.add_argument("--warmup", action="store_true", help="one untimed run of each first")
     p.add_argument("--random-weights", action="store_true", help="same architecture, random weights (speed only)")

@@ -7,6 +7,7 @@ the margins.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
@@ -21,11 +22,11 @@ if TYPE_CHECKING:
 AUTO_TILE_PIXELS = {"cpu": 4_000_000, "cuda": 16_000_000}  # the pass size above which tiles are used (0: auto)
 
 
-def feather(n: int, ramp: int, at_start: bool, at_end: bool) -> torch.Tensor:
+def feather(n: int, ramp: int, at_start: bool, at_end: bool, device=None) -> torch.Tensor:
     """Weights (n,) along one axis of a tile core: 1, ramping linearly over ``ramp`` pixels at the chosen ends."""
-    w = torch.ones(n)
+    w = torch.ones(n, device=device)
     if ramp > 0:
-        r = torch.linspace(0, 1, ramp + 2)[1:-1]
+        r = torch.linspace(0, 1, ramp + 2, device=device)[1:-1]
         if at_start:
             w[:ramp] = r
         if at_end:
@@ -42,11 +43,19 @@ def tile_cores(size: int, tile: int, step: int, align: int) -> List[Tuple[int, i
 
 
 class TiledGradient:
-    """Gradient of an objective with respect to an image, in whole passes or overlapping tiles."""
+    """Gradient of an objective with respect to an image, in whole passes or overlapping tiles.
 
-    def __init__(self, net: "Backbone", objective: Objective, stride: int, max_pixels: int, overlap: int):
+    The network runs in ``memory_format`` (channels-last: the convolutions' fast layout on CPUs and GPUs;
+    the network's weights must be in it too) and, when ``autocast`` names a dtype, under autocast to it;
+    the gradient comes back as an ordinary contiguous float tensor either way.
+    """
+
+    def __init__(self, net: "Backbone", objective: Objective, stride: int, max_pixels: int, overlap: int,
+                 memory_format: torch.memory_format = torch.contiguous_format,
+                 autocast: Optional[torch.dtype] = None):
         self.net, self.objective, self.stride = net, objective, stride
         self.max_pixels, self.overlap = max_pixels, overlap
+        self.memory_format, self.autocast = memory_format, autocast
         self._radius: Optional[int] = None
 
     def tile_overlap(self) -> int:
@@ -87,10 +96,12 @@ class TiledGradient:
         return self._grad_tiled(x, mode)
 
     def _grad_whole(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.detach().requires_grad_(True)
-        loss = self.objective(self.net(x, self.objective.layers))
-        (g,) = torch.autograd.grad(loss, x)
-        return g
+        x = x.detach().contiguous(memory_format=self.memory_format).requires_grad_(True)
+        amp = torch.autocast(x.device.type, dtype=self.autocast) if self.autocast else contextlib.nullcontext()
+        with amp:
+            loss = self.objective(self.net(x, self.objective.layers))
+        (g,) = torch.autograd.grad(loss.float(), x)
+        return g.contiguous()
 
     def _grad_tiled(self, x: torch.Tensor, mode: str) -> torch.Tensor:
         """Overlapping tiles, each seeing a margin of real neighbours, feathered together.
@@ -119,8 +130,8 @@ class TiledGradient:
                 tx0, tx1 = (x0 - ov, x1 + ov) if px else (max(x0 - ov, 0), min(x1 + ov, w))
                 tile = src[..., ty0 + py:ty1 + py, tx0 + px:tx1 + px]
                 g = self._grad_whole(tile)[..., y0 - ty0:y1 - ty0, x0 - tx0:x1 - tx0]
-                f = (feather(y1 - y0, ov, y0 > 0, y1 < h)[:, None]
-                     * feather(x1 - x0, ov, x0 > 0, x1 < w)[None, :]).to(x)
+                f = (feather(y1 - y0, ov, y0 > 0, y1 < h, x.device)[:, None]
+                     * feather(x1 - x0, ov, x0 > 0, x1 < w, x.device)[None, :]).to(x)
                 out[..., y0:y1, x0:x1] += g * f
                 weight[..., y0:y1, x0:x1] += f
         return out / weight.clamp_min(1e-8)
