@@ -289,11 +289,17 @@ def pad_sphere(x: torch.Tensor, left: int, right: int, top: int, bottom: int, ve
     h, w = x.shape[-2:]
     if vertical not in ("pole", "reflect", "zeros"):
         raise ValueError(f"unknown vertical padding {vertical!r}")
-    # one zero-padded copy (it keeps the input's memory format, channels-last included), its margins then
-    # filled in place: rows first in the middle columns, then the columns wrapped for every row
-    out = F.pad(x, (left, right, top, bottom))
+    # one copy in the input's memory format (channels-last included), its margins then filled in place:
+    # rows first in the middle columns, then the columns wrapped for every row
+    channels_last = x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last)
+    out = torch.empty((*x.shape[:-2], h + top + bottom, w + left + right), dtype=x.dtype, device=x.device,
+                      memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     mid = out[..., left:left + w]
-    if vertical == "pole":
+    mid[..., top:top + h, :] = x
+    if vertical == "zeros":
+        mid[..., :top, :] = 0
+        mid[..., top + h:, :] = 0
+    elif vertical == "pole":
         if top:
             mid[..., :top, :] = torch.roll(x[..., :top, :].flip(-2), shifts=w // 2, dims=-1)
         if bottom:

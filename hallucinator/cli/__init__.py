@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import __version__
+from .. import __version__, threads
 from ..errors import UserError
 
 
@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Dream 360° images and video with DeepDream, and play them back.")
     parser.add_argument("--version", action="version", version=f"hallucinator {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads for the network (default: one per core); OpenMP waits passively "
+                             "unless OMP_WAIT_POLICY says otherwise")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     bench = sub.add_parser("bench", help="measure speed against a plain reference in the same run")
     bench_sub = bench.add_subparsers(dest="bench_command", metavar="WHAT")
@@ -43,12 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
+    threads.prefer_passive_wait()  # before anything loads torch
     parser = build_parser()
     try:
         args = parser.parse_args(argv)  # an option's parser may raise a UserError too
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
+        threads.set_threads(args.threads)
         return int(args.func(args) or 0)
     except UserError as exc:
         if debug:

@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .padding import Pad, same_padding
+from .padding import Pad, padded_call, same_padding
 from .registry import BlockShape
 
 
@@ -29,7 +29,7 @@ class ConvBN(nn.Module):
         self.act = act
 
     def forward(self, x):
-        x = self.bn(self.conv(self.pad(x)))
+        x = self.bn(padded_call(self.pad, self.conv, x))
         return F.relu6(x) if self.act else x
 
     @torch.no_grad()

@@ -36,12 +36,78 @@ class Pad(nn.Module):
             return x
         if self.mode == "zeros":
             return F.pad(x, (l, r, t, b), value=self.fill)
-        if self.mode == "wrap":
-            return pad_sphere(x, l, r, t, b, vertical="reflect")
-        return pad_sphere(x, l, r, t, b, vertical="pole")
+        return SpherePad.apply(x, self.amount, "reflect" if self.mode == "wrap" else "pole")
 
     def extra_repr(self) -> str:
         return f"amount={self.amount}, mode={self.mode}"
+
+
+class SpherePad(torch.autograd.Function):
+    """:func:`sphere.pad_sphere` with a backward that folds the margins' gradient onto the rows and columns
+    they were copied from: one copy of the gradient and a few margin-sized additions.  (Autograd through the
+    slices of ``pad_sphere`` makes a zero-filled input-sized tensor per slice and adds them up: measured 2.5x
+    the time of a zero-padded network step.)"""
+
+    @staticmethod
+    def forward(ctx, x, amount, vertical):
+        ctx.amount, ctx.vertical, ctx.size = amount, vertical, tuple(x.shape[-2:])
+        return pad_sphere(x, *amount, vertical=vertical)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return fold_sphere_pad(grad, ctx.amount, ctx.vertical, *ctx.size), None, None
+
+
+def fold_sphere_pad(grad: torch.Tensor, amount: Tuple[int, int, int, int], vertical: str, h: int,
+                    w: int) -> torch.Tensor:
+    """The gradient of :func:`sphere.pad_sphere`'s input (N, C, h, w) given its output's gradient ``grad``."""
+    left, right, top, bottom = amount
+    g = grad[..., left:left + w].clone()  # keeps channels-last when grad has it
+    if left:   # the left margin was copied from the last columns, the right from the first
+        g[..., w - left:] += grad[..., :left]
+    if right:
+        g[..., :right] += grad[..., left + w:]
+    x = g[..., top:top + h, :]
+    if vertical == "pole":
+        if top:
+            x[..., :top, :] += torch.roll(g[..., :top, :], shifts=-(w // 2), dims=-1).flip(-2)
+        if bottom:
+            x[..., h - bottom:, :] += torch.roll(g[..., top + h:, :], shifts=-(w // 2), dims=-1).flip(-2)
+    elif vertical == "reflect" and h > max(top, bottom):
+        if top:
+            x[..., 1:top + 1, :] += g[..., :top, :].flip(-2)
+        if bottom:
+            x[..., h - 1 - bottom:h - 1, :] += g[..., top + h:, :].flip(-2)
+    elif vertical == "reflect":  # the edge row was repeated
+        if top:
+            x[..., :1, :] += g[..., :top, :].sum(dim=-2, keepdim=True)
+        if bottom:
+            x[..., h - 1:, :] += g[..., top + h:, :].sum(dim=-2, keepdim=True)
+    return x
+
+
+def padded_call(pad: Pad, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``layer(pad(x))``; zero padding that is the same on both sides goes into the layer's own padding instead,
+    so no padded copy is made (the layer pads inside its kernel; the result is the same)."""
+    l, r, t, b = pad.amount
+    if pad.mode == "zeros" and l == r and t == b and (l or t):
+        if isinstance(layer, nn.Conv2d) and pad.fill == 0.0 and layer.padding_mode == "zeros":
+            return F.conv2d(x, layer.weight, layer.bias, layer.stride, (t, l), layer.dilation, layer.groups)
+        k = _pair(layer.kernel_size) if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)) else (0, 0)
+        if 2 * t <= k[0] and 2 * l <= k[1]:  # what the pools allow as padding
+            if isinstance(layer, nn.MaxPool2d) and pad.fill == -math.inf:
+                return F.max_pool2d(x, k, layer.stride, (t, l), layer.dilation)
+            if isinstance(layer, nn.AvgPool2d) and pad.fill == 0.0 and layer.count_include_pad:
+                return F.avg_pool2d(x, k, layer.stride, (t, l), count_include_pad=True,
+                                    divisor_override=layer.divisor_override)
+    return layer(pad(x))
+
+
+class PaddedLayer(nn.Sequential):
+    """A :class:`Pad` and the conv or pool it pads for (state-dict keys as ``nn.Sequential(pad, layer)``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return padded_call(self[0], self[1], x)
 
 
 def same_padding(kernel: int, stride: int) -> Tuple[int, int]:
@@ -96,7 +162,7 @@ def make_padding_explicit(module: nn.Module) -> None:
                 if isinstance(child, nn.AvgPool2d):
                     child.count_include_pad = True
             if any(pads):
-                setattr(module, name, nn.Sequential(Pad(*pads, fill=fill), child))
+                setattr(module, name, PaddedLayer(Pad(*pads, fill=fill), child))
         else:
             make_padding_explicit(child)
 
