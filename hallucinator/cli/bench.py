@@ -152,8 +152,8 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
               "reference_parts_s": runs.breakdown("reference", reference_s),
               "engine_gflop_per_frame": round(engine_flop / 1e9, 2),
               "reference_gflop_per_frame": round(reference_flop / 1e9, 2),
-              "engine_tflops": round(engine_flop / engine_s / 1e12, 4),
-              "reference_tflops": round(reference_flop / reference_s / 1e12, 4),
+              "engine_tflops": float(f"{engine_flop / engine_s / 1e12:.4g}"),
+              "reference_tflops": float(f"{reference_flop / reference_s / 1e12:.4g}"),
               "weights_sha256": engine_net.weights_sha256, "random_weights": engine_net.weights_file is None,
               "machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "")}
