@@ -11,7 +11,7 @@ else
 TORCH   = torch==2.14.1 torchvision==0.29.1
 endif
 
-.PHONY: setup demo test clean
+.PHONY: setup demo test bench-gpu clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,14 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# the GPU figures: fps, achieved TFLOP/s, peak memory, engine vs plain reference (one JSON line each)
+bench-gpu: setup
+	for size in 4096x2048 2048x1024; do \
+	  $(BIN)/hallucinator bench dream --device cuda --size $$size --model googlenet --random-weights --repeat 3 --warmup --json; \
+	  $(BIN)/hallucinator bench dream --device cuda --size $$size --repeat 3 --warmup --json; \
+	  $(BIN)/hallucinator bench dream --device cuda --size $$size --precision bf16 --repeat 3 --warmup --json; \
+	done
 
 clean:
 	rm -rf $(VENV) demo-out
