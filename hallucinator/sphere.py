@@ -284,7 +284,6 @@ def pad_sphere(x: torch.Tensor, left: int, right: int, top: int, bottom: int, ve
     * ``"zeros"``: zeros.
     """
     import torch
-    import torch.nn.functional as F
 
     h, w = x.shape[-2:]
     if vertical not in ("pole", "reflect", "zeros"):
