@@ -61,3 +61,13 @@ def test_bench_video_second_step_and_no_folder_left(tmp_path, monkeypatch, one_t
     assert r["config"]["step_size"] == 1.5 and r["run2"]["config"]["step_size"] == 3.0
     s1, s2 = r["run1"]["quality"]["strength"], r["run2"]["quality"]["strength"]
     assert 1.4 * s1 < s2 < 3 * s1, (s1, s2)                        # twice the step: a stronger dream
+
+
+def test_global_threads_and_the_video_threads_option_do_not_collide():
+    """`hallucinator --threads N` (all commands) and `bench video --threads` (0: torch's default) are separate."""
+    from hallucinator.cli import build_parser
+
+    args = build_parser().parse_args(["--threads", "2", "bench", "video", "clip.mp4"])
+    assert args.global_threads == 2 and args.threads == 0
+    args = build_parser().parse_args(["bench", "video", "clip.mp4", "--threads", "1"])
+    assert args.global_threads is None and args.threads == 1

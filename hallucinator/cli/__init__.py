@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Dream 360° images and video with DeepDream, and play them back.")
     parser.add_argument("--version", action="version", version=f"hallucinator {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    parser.add_argument("--threads", type=int, metavar="N",
+    parser.add_argument("--threads", type=int, metavar="N", dest="global_threads",
                         help="CPU threads for the network (default: one per core); OpenMP waits passively "
                              "unless OMP_WAIT_POLICY says otherwise")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -53,7 +53,7 @@ def main(argv=None) -> int:
         if not getattr(args, "func", None):
             parser.print_help()
             return 2
-        threads.set_threads(args.threads)
+        threads.set_threads(args.global_threads)
         return int(args.func(args) or 0)
     except UserError as exc:
         if debug:
