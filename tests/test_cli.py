@@ -278,3 +278,17 @@ def test_bench_dream_unknown_model_is_one_line(capsys):
     """Bug: without --layer, an unknown --model was a KeyError traceback."""
     _assert_user_error(*run(["bench", "dream", "--model", "alexnet"], capsys)[::2], "unknown model",
                        "efficientnet-lite2")
+
+
+@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_the_command_asks_openmp_to_wait_passively_unless_told(given, expected):
+    """Before torch loads, the CLI sets OMP_WAIT_POLICY=PASSIVE (busy-waiting threads crawl on a shared machine);
+    a policy the user set is kept."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = ("import os, sys; from hallucinator.cli import main; main(['models', '--json']); "
+            "print(os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules, file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == f"{expected} True"
