@@ -19,6 +19,7 @@ from typing import Any, Dict
 
 from ..config import parse_size
 from ..errors import UserError
+from ..threads import set_threads
 from ..io.probe import STEREO_CHOICES, is_video, parse_stereo
 from ..video.cache import Cache, default_cache_dir
 from ..video.figures import compare
@@ -186,10 +187,7 @@ def _bench_command(args) -> int:
     src = args.input or str(shared_data_dir() / SHARED_CLIP)
     if not os.path.isfile(src):
         raise UserError(f"bench input {src} not found; give a video file")
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads or None)   # 0: torch's default
     cfg, cfg2, what = _bench_config(args)
     report: Dict[str, Any] = {"input": src, "frames": args.frames, "size": args.size, "config": cfg.to_dict()}
     with tempfile.TemporaryDirectory(prefix="hallucinator-bench-") as tmp:

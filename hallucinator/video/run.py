@@ -32,6 +32,7 @@ from ..io.probe import VideoInfo, has_alpha, parse_stereo, scan_packets
 from ..io.reader import VideoReader
 from ..io.writer import check_video_output
 from ..provenance import versions, write_sidecar
+from ..threads import set_threads
 from .cache import Cache, CacheKeys, cache_keys, default_cache_dir, source_sha256, write_error
 from .chain import ChainDreamer, Engines, EyeChain
 from .figures import FrameFigures, Timer, clip_figures, compare, pick_frames, sphere_figures
@@ -98,10 +99,7 @@ class VideoDreamer:
         input_path = str(input_path)
         if output is None and o.png_dir is None:
             raise UserError("give an output video, or --png-dir for a PNG sequence")
-        if o.threads:
-            import torch
-
-            torch.set_num_threads(int(o.threads))
+        set_threads(int(o.threads) or None)   # 0: torch's default
         for target in (output, o.control):
             if target and os.path.abspath(target) == os.path.abspath(input_path):
                 raise UserError(f"output {target} is the input file; choose another name")
