@@ -15,8 +15,6 @@ How a 360° panorama is dreamed (``flat=False``):
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
@@ -24,6 +22,7 @@ import torch
 from .. import sphere
 from ..config import DreamConfig
 from ..errors import UserError
+from ..provenance import short_hash
 from ..models import Backbone, load_backbone
 from .device import autocast_dtype, resolve_device
 from .objectives import Objective
@@ -65,13 +64,13 @@ class Dreamer:
         d = self.cfg.to_dict()
         d.pop("device", None)
         d["weights_sha256"] = self.net.weights_sha256
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return short_hash(d)
 
     def pyramid_key(self) -> str:
         """Hash of everything that decides the octave pyramid of a source."""
         d = {k: getattr(self.cfg, k) for k in ("octaves", "octave_scale", "flat")}
         d["align"] = self.align
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+        return short_hash(d)
 
     # -- geometry of the octaves
 

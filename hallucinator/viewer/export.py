@@ -7,12 +7,12 @@ pixels the participant saw.
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..atomic import atomic_write
 from ..errors import UserError
 from .frames import ImageSource, VideoSource, open_source
 from .pose import Pose, ReplayPose
@@ -26,17 +26,11 @@ def save_png(image: np.ndarray, path) -> Path:
     path = Path(path)
     if not path.parent.exists():
         raise UserError(f"folder {path.parent} does not exist; create it or choose another output path")
-    tmp = path.with_name(f".{path.name}.part")
     fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}.get(
         path.suffix.lower())
     if fmt is None:
         raise UserError(f"screenshot {path} must end in .png, .jpg, .bmp or .tif")
-    try:
-        Image.fromarray(image).save(tmp, format=fmt)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format=fmt))
     return path
 
 

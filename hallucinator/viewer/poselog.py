@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import List, Optional
 
+from ..atomic import atomic_write_text
 from ..errors import UserError
 from .pose import Pose
 
@@ -80,9 +81,7 @@ class PoseLogWriter:
             **DESCRIPTIONS,
         }
         self.sidecar_path = self.path.with_suffix(".json")
-        tmp = self.sidecar_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(sidecar, indent=2) + "\n")
-        os.replace(tmp, self.sidecar_path)
+        atomic_write_text(self.sidecar_path, json.dumps(sidecar, indent=2) + "\n")
         self.events_path = Path(events_path) if events_path else None
         self._events = None
         if self.events_path:
