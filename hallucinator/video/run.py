@@ -44,9 +44,9 @@ SHARED_CLIP = Path("videos") / "panolens-1941-battle-640x320.mp4"   # under the 
 
 
 def shared_data_dir() -> Path:
-    """``$HALLUCINATOR_SHARED_DATA``, else ``shared/data`` next to the package (a source checkout)."""
+    """``$HALLUCINATOR_SHARED_DATA``, else ``../shared/data`` beside the source checkout."""
     return Path(os.environ.get("HALLUCINATOR_SHARED_DATA",
-                               Path(__file__).resolve().parents[2] / "shared" / "data"))
+                               Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
 @dataclass
