@@ -292,3 +292,15 @@ def test_the_command_asks_openmp_to_wait_passively_unless_told(given, expected):
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == f"{expected} True"
+
+
+def test_demo_command_dreams_its_panorama(tmp_path):
+    """`make demo`'s command: the composed panorama and its dream with a sidecar (the still only, small)."""
+    out = tmp_path / "demo"
+    r = subprocess.run([sys.executable, "-m", "hallucinator", "demo", "--out", str(out), "--width", "256",
+                        "--no-video"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    pano, dream = cv2.imread(str(out / "panorama.png")), cv2.imread(str(out / "dream.png"))
+    assert pano.shape == dream.shape == (128, 256, 3)
+    assert np.abs(pano.astype(int) - dream.astype(int)).mean() > 1.0
+    assert json.loads((out / "dream.png.json").read_text())["config"]["layers"] == DreamConfig().layers
