@@ -43,7 +43,7 @@ class DreamConfig:
     # fields with a "help" become `hallucinator dream` options (hallucinator.cli.args); the rest are set in a
     # --config file
     model: str = field(default="efficientnet-lite2", metadata={"help": "backbone (see `hallucinator models`)"})
-    layers: List[str] = field(default_factory=lambda: ["block10"], metadata={
+    layers: List[str] = field(default_factory=lambda: ["block12"], metadata={
         "help": "layer to dream (repeat or comma-separate for several)", "flag": "--layer", "metavar": "NAME",
         "repeat": True, "parse": comma_names})
     objective: str = field(default="l2", metadata={
@@ -129,7 +129,7 @@ class DreamConfig:
 # GoogLeNet has the same layer names with underscores dropped.
 PRESETS: Dict[str, Dict[str, Any]] = {
     # the embedded default: works offline on a fresh machine
-    "default": dict(model="efficientnet-lite2", layers=["block10"], octaves=4, octave_scale=1.4,
+    "default": dict(model="efficientnet-lite2", layers=["block12"], octaves=4, octave_scale=1.4,
                     iterations=10, step_size=1.5, jitter=32),
     # google/deepdream notebook defaults
     "classic": dict(model="googlenet", layers=["inception4c"], octaves=4, octave_scale=1.4,

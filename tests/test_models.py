@@ -106,3 +106,15 @@ def test_random_init_loads_no_weights_and_follows_the_seed():
     assert not torch.equal(stem, b.net.stem.conv.weight)
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), a_again.state_dict().values()))
     assert torch.equal(torch.random.get_rng_state(), state), "the global random state is left alone"
+
+
+def test_the_embedded_default_layer_is_the_registrys():
+    """DreamConfig's default, the 'default' preset and the model's registered default layer are one choice."""
+    from hallucinator.config import PRESETS, DreamConfig
+
+    cfg = DreamConfig()
+    spec = get_spec(cfg.model)
+    assert cfg.layers == [spec.default_layer]
+    assert PRESETS["default"]["model"] == cfg.model and PRESETS["default"]["layers"] == cfg.layers
+    assert spec.default_layer in spec.looks and spec.contact_sheet
+    assert (Path(__file__).resolve().parents[1] / spec.contact_sheet).is_file()

