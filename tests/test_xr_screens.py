@@ -55,8 +55,9 @@ def test_the_equirect_layer_gets_the_mixed_sphere_top_row_up(xdisplay):
 
 
 SCREENS = textwrap.dedent("""
-    import json, time
+    import json, sys, time
     from hallucinator.experiment.clock import SessionClock
+    from hallucinator.experiment.display import PlayRequest
     from hallucinator.experiment.screens import Screen, Slider
     from hallucinator.experiment.viewer_bridge import ViewerDisplay
     with ViewerDisplay(SessionClock(), size=(640, 360), xr=True) as d:
@@ -68,19 +69,26 @@ SCREENS = textwrap.dedent("""
             while time.monotonic() < end:
                 d.poll(); d.show(screen); d.wait(0.005)
         mirror = d.v.read_pixels()
-        out = {"layers": xr.layers_submitted, "uploads": xr.quad.uploads, "profiles": xr.actions.current_profiles(),
-               "accepted": xr.actions.profiles, "mirror_lit": float((mirror.max(axis=2) > 200).mean())}
+        out = {"layers": dict(xr.layers_submitted), "uploads": xr.quad.uploads,
+               "profiles": xr.actions.current_profiles(), "accepted": xr.actions.profiles,
+               "mirror_lit": float((mirror.max(axis=2) > 200).mean())}
+        cue = Screen(big="+", hint="Press SPACE when the interval is over.", transparent=True)
+        res = d.play(PlayRequest(sys.argv[1], None, None, 1.5, lambda t: 1.0, overlay=lambda t: cue),
+                     lambda t, q, dose: None)
+        out.update(played=res.frames, after_play=xr.layers_submitted, quad_after_play=xr.quad.visible)
     print(json.dumps(out))
 """)
 
 
 @pytest.mark.gl
 @pytest.mark.slow
-def test_screens_are_a_quad_in_the_headset_with_controllers(xr_runtime, tmp_path):
+def test_screens_are_a_quad_in_the_headset_with_controllers(xr_runtime, shared):
     """Two screens: each uploaded once to the quad's swapchain and submitted frame after frame while it is up,
-    the desktop window showing it too; the action set binds to the simulated controllers."""
+    the desktop window showing it too; the action set binds to the simulated controllers.  Then a timing cue
+    over a video: the quad over the scene's layer in every frame, gone when the video ends."""
     env = dict(xr_runtime, SIMULATED_LEFT="simple", SIMULATED_RIGHT="simple")
-    proc = subprocess.run([sys.executable, "-c", SCREENS], env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", SCREENS, str(shared(BATTLE))], env=env, capture_output=True,
+                          text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     frames, quads = out["layers"]["quad"]
@@ -89,6 +97,10 @@ def test_screens_are_a_quad_in_the_headset_with_controllers(xr_runtime, tmp_path
     assert "/interaction_profiles/khr/simple_controller" in out["accepted"]
     assert "/interaction_profiles/khr/simple_controller" in out["profiles"]
     assert out["mirror_lit"] > 0.001                 # the screen's text on the desktop mirror
+    scene_frames, _ = out["after_play"]["equirect"]
+    assert out["played"] >= 5 and scene_frames >= out["played"] - 1
+    assert out["after_play"]["quad"][0] - frames >= scene_frames - 1     # the cue over (nearly) every frame
+    assert out["quad_after_play"] is False
 
 
 @pytest.mark.gl
