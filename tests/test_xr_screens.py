@@ -3,6 +3,7 @@ simulated lab session in Monado's simulated headset (tests/xr_runtime.py)."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -106,7 +107,8 @@ def test_screens_are_a_quad_in_the_headset_with_controllers(xr_runtime, shared):
 @pytest.mark.gl
 @pytest.mark.slow
 def test_a_simulated_lab_session_in_the_headset(xr_runtime, shared, tmp_path):
-    """experiment run demo --xr in real time, two participants: complete, with motion from the runtime's poses."""
+    """experiment run demo --xr in real time, two participants: complete, with motion from the runtime's poses,
+    and data the BIDS validator accepts (when it is installed)."""
     clip = shared(BATTLE)
     ds = tmp_path / "ds"
     for p in ("11", "12"):
@@ -121,3 +123,10 @@ def test_a_simulated_lab_session_in_the_headset(xr_runtime, shared, tmp_path):
         assert len(rows) >= 60 and len(quats) >= 30      # the simulated head's wobble, not a scripted path
         session = json.loads(next(ds.glob(f"sub-{p}/ses-01/*_session.json")).read_text())
         assert "--xr" in json.dumps(session)
+    if shutil.which("bids-validator"):       # .ci/run installs it; tests/test_experiment_bids.py says more
+        from test_experiment_bids import EXPLAINED_WARNINGS
+
+        r = subprocess.run(["bids-validator", "--json", str(ds)], capture_output=True, text=True, timeout=300)
+        report = json.loads(r.stdout)
+        assert [i["key"] for i in report["issues"]["errors"]] == []
+        assert {i["key"] for i in report["issues"]["warnings"]} <= EXPLAINED_WARNINGS
