@@ -130,3 +130,11 @@ def test_a_simulated_lab_session_in_the_headset(xr_runtime, shared, tmp_path):
         report = json.loads(r.stdout)
         assert [i["key"] for i in report["issues"]["errors"]] == []
         assert {i["key"] for i in report["issues"]["warnings"]} <= EXPLAINED_WARNINGS
+
+
+def test_xr_layer_without_xr_is_one_line_and_exit_2(shared, capsys):
+    from hallucinator.cli import main
+
+    assert main(["view", str(shared(BATTLE)), "--xr-layer", "equirect"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--xr-layer applies to --xr only" in err
