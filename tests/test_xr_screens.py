@@ -138,3 +138,21 @@ def test_xr_layer_without_xr_is_one_line_and_exit_2(shared, capsys):
     assert main(["view", str(shared(BATTLE)), "--xr-layer", "equirect"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "--xr-layer applies to --xr only" in err
+
+
+@pytest.mark.gl
+def test_controller_actions_reach_the_runner_as_keys(xdisplay):
+    """select and the thumbstick, as the session emits them, arrive at the runner as SPACE and arrow keys
+    (held: repeats) through the window's one input path."""
+    from hallucinator.experiment.clock import SessionClock
+    from hallucinator.experiment.viewer_bridge import ViewerDisplay
+    from hallucinator.viewer.app import Viewer
+    from hallucinator.viewer.xr import XRSession
+
+    with Viewer(size=(64, 64), visible=False) as v:
+        session = XRSession(v)                 # not opened: only its key path is used
+        for name, repeat in (("space", False), ("right", False), ("right", True), ("left", False)):
+            session._emit_key(name, repeat)
+        inputs = ViewerDisplay(SessionClock(), viewer=v).poll()
+    assert [(i.kind, i.key) for i in inputs] == [("key", "space"), ("key", "right"), ("key", "right"),
+                                                 ("key", "left")]
