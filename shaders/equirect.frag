@@ -29,6 +29,7 @@ uniform vec4  u_tan;           // frustum tangents: left, right, bottom, top (le
 uniform vec4  u_viewport;      // x, y, width, height of the target rectangle in window pixels
 uniform int   u_layout;        // 0 = mono, 1 = top-bottom stereo
 uniform int   u_eye;           // 0 = left (top half), 1 = right (bottom half)
+uniform int   u_sphere;        // 1: the target is the whole sphere (equirect, top row up), not a view
 
 out vec4 frag_color;
 
@@ -57,13 +58,17 @@ vec3 fetch(sampler2D p0, sampler2D p1, sampler2D p2, int yuv, mat3 m, vec3 off, 
 void main() {
     // pixel centre -> normalised position in [0, 1] over the target rectangle (bottom-up in GL)
     vec2 q = (gl_FragCoord.xy - u_viewport.xy) / u_viewport.zw;
-    // camera-space ray through that pixel (asymmetric frustum allowed, as OpenXR gives per eye)
-    vec3 cam = vec3(mix(u_tan.x, u_tan.y, q.x), mix(u_tan.z, u_tan.w, q.y), -1.0);
-    vec3 d = u_rotation * cam;
-    float lon = atan(d.x, -d.z);
-    float lat = atan(d.y, length(d.xz));
-    float s = lon / (2.0 * PI) + 0.5;
-    float t = 0.5 - lat / PI;
+    float s = q.x;
+    float t = 1.0 - q.y;
+    if (u_sphere == 0) {
+        // camera-space ray through that pixel (asymmetric frustum allowed, as OpenXR gives per eye)
+        vec3 cam = vec3(mix(u_tan.x, u_tan.y, q.x), mix(u_tan.z, u_tan.w, q.y), -1.0);
+        vec3 d = u_rotation * cam;
+        float lon = atan(d.x, -d.z);
+        float lat = atan(d.y, length(d.xz));
+        s = lon / (2.0 * PI) + 0.5;
+        t = 0.5 - lat / PI;
+    }
     vec3 color = fetch(u_dream0, u_dream1, u_dream2, u_dream_yuv, u_dream_matrix, u_dream_offset, s, t);
     if (u_has_control != 0) {
         vec3 control = fetch(u_control0, u_control1, u_control2, u_control_yuv, u_control_matrix,

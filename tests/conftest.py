@@ -68,3 +68,28 @@ def xdisplay():
         os.environ.pop("DISPLAY", None)
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def xr_runtime(xdisplay):
+    """A real OpenXR runtime (Monado, simulated headset, null compositor) for child processes: its environment.
+
+    Skips, saying why, when no runtime is found or it does not load; in CI (``CI`` set) that fails instead,
+    since .ci/run makes one available."""
+    from xr_runtime import check, manifest, runtime_env
+
+    path = manifest()
+    problem = None
+    if path is None or not path.is_file():
+        problem = f"no OpenXR runtime manifest ({path or 'set HALLUCINATOR_XR_RUNTIME_JSON'}); .ci/run provides Monado"
+    else:
+        env = runtime_env(path, xdisplay)
+        try:
+            env["HALLUCINATOR_XR_EXTENSIONS"] = check(env)
+        except RuntimeError as exc:
+            problem = f"the OpenXR runtime {path} does not load: {exc}"
+    if problem is not None:
+        if os.environ.get("CI"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+    return env

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..io.probe import STEREO_CHOICES
+from ..viewer.request import XR_LAYERS
 
 
 EYES = ("left", "right")
@@ -43,6 +44,10 @@ def register(sub):
     p.add_argument("--fullscreen", action="store_true", help="fill the primary monitor")
     p.add_argument("--headless", action="store_true", help="no visible window (offscreen; e.g. under Xvfb)")
     p.add_argument("--xr", action="store_true", help="render to an OpenXR headset; the window mirrors one eye")
+    p.add_argument("--xr-layer", choices=XR_LAYERS, default="auto",
+                   help="with --xr: equirect (the runtime's compositor samples the mixed sphere: best quality, "
+                        "lowest latency), projection (the viewer renders each eye), or auto (default: equirect "
+                        "when the runtime offers XR_KHR_composition_layer_equirect2)")
     p.add_argument("--stereo", choices=STEREO_CHOICES, default="auto",
                    help="source layout: mono, top-bottom (or tb; left eye on top), or auto from the file's metadata")
     p.add_argument("--eye", choices=EYES, default="left",
@@ -101,10 +106,12 @@ def run_view(args) -> int:
     if args.dose not in ("1", "1.0") and not args.control:
         print("hallucinator: note: --dose mixes the dream with --control; without a control the dream is shown "
               "as it is", file=sys.stderr)
+    if args.xr_layer != "auto" and not args.xr:
+        raise UserError("--xr-layer applies to --xr only; add --xr or leave it out")
     if args.xr:
-        from ..viewer.xr import check_runtime
+        from ..viewer.xr import check_runtime, resolve_layer
 
-        check_runtime()
+        resolve_layer(args.xr_layer, check_runtime())
     if args.screenshot:
         from ..viewer.dose import DoseTimeline
 
@@ -136,8 +143,13 @@ def run_view(args) -> int:
         summary = v.play(args.source, control=args.control, dose=args.dose, duration_s=args.duration,
                          max_frames=args.frames, pose=pose, pose_log=args.pose_log, start_s=args.start,
                          loop=args.loop, audio=not args.no_audio, audio_device=_audio_device(args.audio_device),
-                         realtime=args.realtime, stereo=args.stereo, eye=eye, hwaccel=args.hwaccel)
+                         realtime=args.realtime, stereo=args.stereo, eye=eye, hwaccel=args.hwaccel,
+                         xr_layer=args.xr_layer)
+        session = v.xr
     print(summary.line())
+    if session is not None:
+        done = ", ".join(f"{n} {k} layers in {f} frames" for k, (f, n) in session.layers_submitted.items())
+        print(f"xr: {done or 'no frames'}; session states {' > '.join(session.states)}")
     if args.pose_log:
         print(f"pose log: {args.pose_log} ({summary.frames_presented} rows)")
     return 0

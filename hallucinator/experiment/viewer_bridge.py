@@ -7,6 +7,14 @@ the participant cannot pause, seek or change the dose; no status line), and
 timing-task cues are drawn over the video from ``on_frame``; input during
 playback arrives through ``on_events`` on every pass of the viewer's loop.
 
+In a headset (``xr``) every screen is also a quad layer in front of the
+participant (:mod:`hallucinator.viewer.xr_layers`; world-locked by default,
+``quad="head"`` for head-locked), the desktop window showing the same screen,
+and the headset gets a frame whenever it wants one while a screen is up
+(``show``/``wait``).  Controller actions arrive as the keys they stand for
+(:mod:`hallucinator.viewer.xr_actions`): select is SPACE, the thumbstick the
+arrow keys.  Timing cues over a video are a transparent quad over the scene.
+
 Times: viewer events carry ``time.monotonic()``; they are moved onto the
 session clock with the offset between the two clocks measured at each poll.
 The playback clock (``FrameInfo.time``) is logged against LSL's clock in
@@ -40,7 +48,8 @@ class _Continuous:
 
 
 class ViewerDisplay(Display):
-    def __init__(self, clock, size=(1280, 720), fullscreen: bool = False, xr: bool = False, viewer=None):
+    def __init__(self, clock, size=(1280, 720), fullscreen: bool = False, xr: bool = False, viewer=None,
+                 quad: str = "world"):
         from ..viewer.app import Viewer
         self.clock = clock
         self._own = viewer is None
@@ -49,6 +58,8 @@ class ViewerDisplay(Display):
         if self._own:
             self.v.open()
         self.v.show_status = False
+        if self.v.xr is not None:
+            self.v.xr.quad_placement = quad
         self._button = False
 
     @property
@@ -98,6 +109,11 @@ class ViewerDisplay(Display):
         return self.convert(self.v.poll())
 
     def wait(self, seconds: float) -> None:
+        xr = self.v.xr
+        if xr is not None:
+            self.v.make_current()
+            xr.tick()         # the headset's next frame, when it is due
+            seconds = min(seconds, max(xr.frame_due_in(), 0.001))
         self.v.idle(seconds)
 
     def _draw_screen(self, screen: Screen):
@@ -105,12 +121,21 @@ class ViewerDisplay(Display):
         img = render(screen, max(1, w), max(1, h))
         self.v.draw_image(img, 0, 0, key="experiment-screen", token=id(img), width=w, height=h)
 
+    def _headset_screen(self, screen):
+        """``screen`` on the headset's quad from its next frame on (None: no quad)."""
+        if self.v.xr is not None:
+            from ..viewer.xr_layers import QUAD_PIXELS
+            self.v.xr.set_picture(None if screen is None else render(screen, *QUAD_PIXELS), token=screen)
+
     def show(self, screen: Screen) -> None:
         self.v.make_current()
         bg = tuple(c / 255.0 for c in screen.background)
         self.v.clear(bg)
         self._draw_screen(screen)
         self.v.present()
+        if self.v.xr is not None:
+            self._headset_screen(screen)
+            self.v.xr.tick()
 
     def _pose_source(self, request: PlayRequest, start: float):
         """The scripted head path, the headset (None), or the mouse and arrow keys."""
@@ -149,8 +174,10 @@ class ViewerDisplay(Display):
                 return False
             if request.overlay is not None:
                 scr = request.overlay(now)
-                if scr is not None and (scr.big or scr.hint or scr.body):
+                shown = scr is not None and bool(scr.big or scr.hint or scr.body)
+                if shown:
                     self._draw_screen(scr)
+                self._headset_screen(scr if shown else None)
             keep = on_frame(now, info.pose.quat, info.dose)
             if keep is False:
                 state["stopped"] = True
@@ -168,9 +195,13 @@ class ViewerDisplay(Display):
             return None
 
         self.v.make_current()
-        summary = self.v.play(dream, control=control, dose=timeline, duration_s=request.duration,
-                              pose=self._pose_source(request, start), on_frame=cb, on_events=on_events,
-                              start_s=start, loop=True, keys=False)
+        self._headset_screen(None)        # the stimulus alone in the headset
+        try:
+            summary = self.v.play(dream, control=control, dose=timeline, duration_s=request.duration,
+                                  pose=self._pose_source(request, start), on_frame=cb, on_events=on_events,
+                                  start_s=start, loop=True, keys=False)
+        finally:
+            self._headset_screen(None)
         if state["last"] is not None and "pb" in state:
             state["pairs"].append((self.clock.lsl(state["last"]), state["pb"]))
         onset = state["onset"] if state["onset"] is not None else self.clock.now()

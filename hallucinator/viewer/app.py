@@ -35,7 +35,7 @@ API (stable):
     ``dose``, ``duration_s``, ``max_frames``, ``pose``, ``pose_log``,
     ``on_frame``, ``start_s``, ``loop``, ``audio``, ``audio_device``,
     ``realtime``, ``stereo``, ``eye``, ``keys``, ``hwaccel``, ``log_metadata``,
-    ``on_events``); its docstring says what each does.  ``on_frame(info)``
+    ``on_events``, ``xr_layer``); its docstring says what each does.  ``on_frame(info)``
     gets a :class:`.records.FrameInfo` after the scene is drawn and before the
     buffer swap (draw on top with your own GL; return ``False`` to stop);
     ``on_events(events, t)`` gets input on every pass of the loop as soon as it

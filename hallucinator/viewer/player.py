@@ -89,7 +89,7 @@ class Playback:
         self.dial = DoseDial(DoseTimeline.from_spec(req.dose))
         self.redraw = RedrawPolicy(1.0 / 240.0 if (v.visible and v.vsync) else 1.0 / 90.0,
                                    continuous=getattr(self.pose_src, "continuous", False))
-        self.presenter = Presenter(v, self.layout, req.eye)
+        self.presenter = Presenter(v, self.layout, req.eye, req.xr_layer)
         self.records = stack.enter_context(PlaybackRecords(
             self.fps, req.pose_log, self._log_metadata(), getattr(self.pose_src, "name", "")))
         if isinstance(self.src, VideoSource):

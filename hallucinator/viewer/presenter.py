@@ -20,10 +20,11 @@ STATUS_EVERY_S = 0.25     # the status line's text changes at most this often (i
 class Presenter:
     """Draws frames for ``viewer`` (:class:`.app.Viewer`) in ``layout``; a window shows eye ``eye``."""
 
-    def __init__(self, viewer, layout: Stereo, eye: int = 0):
+    def __init__(self, viewer, layout: Stereo, eye: int = 0, xr_layer: str = "auto"):
         self.viewer = viewer
         self.layout = layout
         self.eye = eye
+        self.xr_layer = xr_layer
         self.upload_s = self.render_s = 0.0
         self.uploads = self.renders = 0
         self._render_t0 = 0.0
@@ -44,7 +45,7 @@ class Presenter:
         self.uploads += 1
 
     def draw(self, pose: Pose, dose: float) -> Optional[Pose]:
-        """Draw the uploaded pair at ``pose`` (a headset: at its own pose, both eyes).
+        """Draw the uploaded pair at ``pose`` (a headset: at its own pose, both eyes, in ``xr_layer``).
 
         Returns the pose shown, or None when a headset's runtime asked for no frame (nothing was shown).
         """
@@ -53,8 +54,7 @@ class Presenter:
         if v.xr is None:
             v.draw_view(pose, dose, self.eye)
             return pose
-        r = v.renderer
-        return v.xr.render_frame(lambda eye, vp, rot, tan: r.draw(vp, rot, tan, dose, eye, self.layout))
+        return v.xr.render_scene(v.renderer, dose, self.layout, self.xr_layer)
 
     def present(self):
         """Swap: what was drawn (and any overlay on it) is shown."""

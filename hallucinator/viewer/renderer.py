@@ -98,8 +98,9 @@ class EquirectRenderer:
             self.sources["control"] = None
 
     def draw(self, viewport: Sequence[int], rotation, tangents: Tuple[float, float, float, float], dose: float = 1.0,
-             eye: int = 0, layout: Optional[Stereo] = None):
-        """Render the view with camera-to-world ``rotation`` (3x3) and frustum ``tangents`` into ``viewport``."""
+             eye: int = 0, layout: Optional[Stereo] = None, sphere: bool = False):
+        """Render the view with camera-to-world ``rotation`` (3x3) and frustum ``tangents`` into ``viewport``
+        (``sphere``: the whole sphere as an equirect picture instead, top row up; rotation and tangents unused)."""
         dream = self.sources.get("dream")
         if dream is None:
             raise RuntimeError("no frame uploaded yet")
@@ -121,6 +122,7 @@ class EquirectRenderer:
         p.set4f("u_viewport", x, y, w, h)
         p.set1i("u_layout", LAYOUTS[layout or self.layout])
         p.set1i("u_eye", eye)
+        p.set1i("u_sphere", 1 if sphere else 0)
         GL.glBindVertexArray(self.vao)
         GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
         GL.glBindVertexArray(0)
@@ -130,6 +132,11 @@ class EquirectRenderer:
         """Render a desktop view (symmetric frustum, horizontal FOV ``pose.fov``)."""
         w, h = int(viewport[2]), int(viewport[3])
         self.draw(viewport, pose.matrix, symmetric_tangents(pose.fov, w, h), dose, eye, layout)
+
+    def draw_sphere(self, viewport: Sequence[int], dose: float = 1.0, eye: int = 0, layout: Optional[Stereo] = None):
+        """Render one eye's whole sphere, dream and control mixed by ``dose``, as an equirect picture filling
+        ``viewport`` (GL rows bottom-up: the top row is latitude +90°), for a runtime's equirect layer."""
+        self.draw(viewport, np.eye(3), (-1.0, 1.0, -1.0, 1.0), dose, eye, layout, sphere=True)
 
     def delete(self):
         for k, src in list(self.sources.items()):

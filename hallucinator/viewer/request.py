@@ -9,6 +9,7 @@ from ..io.probe import Stereo, parse_stereo
 from .dose import DoseTimeline
 
 EYES = ("left", "right")
+XR_LAYERS = ("auto", "equirect", "projection")   # how a headset gets the scene (viewer/xr_layers.py)
 
 
 @dataclass
@@ -28,7 +29,9 @@ class PlaybackRequest:
     metadata), ``mono``, ``top-bottom`` or ``tb``; ``eye`` (0 left, 1 right) is the
     eye a desktop window shows.  ``audio_device=False`` plays sound into a virtual
     output (the clock still follows the audio).  ``keys``: the playback keys
-    (:mod:`.keys`) act.
+    (:mod:`.keys`) act.  ``xr_layer``: in a headset, ``equirect`` (the runtime's
+    compositor samples the mixed sphere), ``projection`` (the viewer renders each
+    eye) or ``auto`` (equirect when the runtime offers it).
     """
 
     dream: Any
@@ -50,11 +53,14 @@ class PlaybackRequest:
     hwaccel: bool = False
     log_metadata: Optional[dict] = None
     on_events: Optional[Callable[[list, float], Any]] = None
+    xr_layer: str = "auto"
 
     def __post_init__(self):
         if self.eye not in (0, 1):
             raise UserError(f"eye {self.eye!r} is not 0 (left) or 1 (right)")
         parse_stereo(self.stereo)   # an unknown word fails here, before anything opens
+        if self.xr_layer not in XR_LAYERS:
+            raise UserError(f"xr_layer {self.xr_layer!r} is not one of {', '.join(XR_LAYERS)}")
         self.start_s = float(self.start_s)
 
 

@@ -1,12 +1,15 @@
 """OpenXR headset output through pyopenxr, behind a small pose-source interface.
 
-Only this module imports ``xr``.  :func:`check_runtime` fails with one line
-(:class:`UserError`, exit 2) when no runtime is installed/active; the viewer
-calls it before opening any window.  :class:`XRSession` owns the instance,
-session, reference space and one swapchain per eye, and renders each eye with
-the runtime's pose and (asymmetric) field of view by calling back into the
-viewer's renderer; :class:`XRPoseSource` hands the head pose to the rest of
-the viewer (pose logs, status) like any other pose source.
+:func:`check_runtime` fails with one line (:class:`UserError`, exit 2) when no
+runtime is installed/active; the viewer calls it before opening any window.
+:class:`XRSession` owns the instance, session, reference spaces, the action
+set (:mod:`.xr_actions`) and the composition layers (:mod:`.xr_layers`): the
+scene as a projection layer (each eye rendered by the viewer with the
+runtime's pose and asymmetric field of view) or as equirect layers (the
+compositor samples the mixed sphere itself), and a quad layer for a
+participant's screens.  :class:`XRPoseSource` hands the head pose to the rest
+of the viewer (pose logs, status) like any other pose source.  Leaving the
+session asks the runtime to end it and follows its states through EXITING.
 
 Conventions match :mod:`hallucinator.sphere`: OpenXR's LOCAL space is x right,
 y up, -z forward, and its orientation quaternions are camera to world.
@@ -19,11 +22,15 @@ import math
 import os
 import sys
 import tempfile
-from typing import Callable, List, Optional
+import time
+from typing import List, Optional
 
 from ..errors import UserError
-from .pose import Pose, matrix_from_quat
+from .pose import Pose
+from .request import XR_LAYERS
 
+EQUIRECT_EXTENSION = "XR_KHR_composition_layer_equirect2"
+EXIT_TIMEOUT_S = 3.0        # how long leaving waits for the runtime to take the session through EXITING
 RUNTIME_HELP = ("install and start an OpenXR runtime (SteamVR, Monado, Meta/Oculus, WMR) and make it the "
                 "active one, or run without --xr")
 
@@ -55,6 +62,20 @@ def _import_xr():
     except Exception as exc:  # pragma: no cover - pyopenxr is a dependency
         raise UserError(f"pyopenxr is not usable ({exc}); pip install pyopenxr, or run without --xr") from None
     return xr
+
+
+def resolve_layer(word: str, extensions: List[str]) -> str:
+    """The scene layer to use: ``equirect`` or ``projection`` (``auto``: equirect when the runtime offers
+    XR_KHR_composition_layer_equirect2); :class:`UserError` for equirect on a runtime without it."""
+    if word not in XR_LAYERS:
+        raise UserError(f"--xr-layer {word!r} is not one of {', '.join(XR_LAYERS)}")
+    offered = EQUIRECT_EXTENSION in extensions
+    if word == "auto":
+        return "equirect" if offered else "projection"
+    if word == "equirect" and not offered:
+        raise UserError("--xr-layer equirect: the active OpenXR runtime has no XR_KHR_composition_layer_equirect2; "
+                        "use --xr-layer projection")
+    return word
 
 
 def check_runtime() -> List[str]:
@@ -92,23 +113,45 @@ class XRPoseSource:
         return self.last
 
 
+
+def head_pose(views) -> Pose:
+    """The head's orientation (the normalised mean of the eyes': they differ by position, not rotation) and the
+    horizontal field of view of both eyes together."""
+    quats = [(v.pose.orientation.w, v.pose.orientation.x, v.pose.orientation.y, v.pose.orientation.z) for v in views]
+    w_, x_, y_, z_ = (sum(c) / len(quats) for c in zip(*quats))
+    n = math.sqrt(w_ * w_ + x_ * x_ + y_ * y_ + z_ * z_) or 1.0
+    left, right = views[0].fov.angle_left, views[-1].fov.angle_right
+    return Pose((w_ / n, x_ / n, y_ / n, z_ / n), math.degrees(right - left))
+
+
 class XRSession:
-    """Instance, session, LOCAL space and per-eye swapchains on the viewer's GL context.
+    """Instance, session, LOCAL and VIEW spaces, action set and layers on the viewer's GL context.
 
     A context manager: entering creates everything (what was created is destroyed
-    again if a later step fails), leaving destroys it in reverse order.
+    again if a later step fails), leaving ends the session with the runtime and
+    destroys it all in reverse order.  ``states`` lists the session states seen.
     """
 
-    def __init__(self, viewer):
+    def __init__(self, viewer, quad_placement: str = "world"):
         self.viewer = viewer
         self.xr = _import_xr()
-        self.instance = self.system = self.session = self.space = None
-        self.swapchains = []
+        self.instance = self.system = self.session = self.space = self.view_space = None
+        self.extensions: List[str] = []
         self.running = False
         self.exit_requested = False
         self.state = None
+        self.states: List[str] = []
         self.pose_source = XRPoseSource()
-        self._fbo = None
+        self.layers = {}
+        self.quad = None
+        self.quad_placement = quad_placement
+        self.actions = None
+        self.frames_submitted = 0
+        self.layers_submitted = {}          # layer name -> (frames it was in, layers of it submitted)
+        self._period_s = 1.0 / 90.0
+        self._next_frame_at = 0.0
+        self._ctx = None
+        self._close_sent = False
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> "XRSession":
@@ -123,10 +166,11 @@ class XRSession:
         self.close()
 
     def close(self):
+        if self.session is not None and self.running and not self.exit_requested:
+            self._end_with_runtime()
         self._stack.close()
-        self.instance = self.system = self.session = self.space = None
-        self.swapchains = []
-        self._fbo = None
+        self.instance = self.system = self.session = self.space = self.view_space = None
+        self.layers, self.quad, self.actions, self._ctx = {}, None, None, None
 
     def _destroy_later(self, destroy, handle):
         """Destroy ``handle`` when the session closes (a runtime that is already gone is not an error)."""
@@ -139,12 +183,13 @@ class XRSession:
 
     def _open(self):
         xr = self.xr
-        check_runtime()
+        self.extensions = check_runtime()
+        enabled = [xr.KHR_OPENGL_ENABLE_EXTENSION_NAME] + [e for e in (EQUIRECT_EXTENSION,) if e in self.extensions]
         with quiet_stderr():
             try:
                 self.instance = xr.create_instance(xr.InstanceCreateInfo(
                     application_info=xr.ApplicationInfo(application_name="hallucinator", engine_name="hallucinator"),
-                    enabled_extension_names=[xr.KHR_OPENGL_ENABLE_EXTENSION_NAME]))
+                    enabled_extension_names=enabled))
                 self._destroy_later(xr.destroy_instance, self.instance)
                 self.system = xr.get_system(self.instance,
                                             xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY))
@@ -154,14 +199,32 @@ class XRSession:
         self._check_opengl()
         self.viewer.make_current()
         binding = self._graphics_binding()
-        self.session = xr.create_session(self.instance, xr.SessionCreateInfo(
-            system_id=self.system, next=ctypes.cast(ctypes.pointer(binding), ctypes.c_void_p)))
+        try:
+            self.session = xr.create_session(self.instance, xr.SessionCreateInfo(
+                system_id=self.system, next=ctypes.cast(ctypes.pointer(binding), ctypes.c_void_p)))
+        except xr.exception.XrException as exc:
+            raise UserError(f"--xr: the OpenXR runtime refused the session ({str(exc).strip().splitlines()[0]}); "
+                            "check the runtime's log, or run without --xr") from None
         self._destroy_later(xr.destroy_session, self.session)
-        self.space = xr.create_reference_space(self.session, xr.ReferenceSpaceCreateInfo(
-            reference_space_type=xr.ReferenceSpaceType.LOCAL))
-        self._destroy_later(xr.destroy_space, self.space)
+        self.space = self._reference_space(xr.ReferenceSpaceType.LOCAL)
+        self.view_space = self._reference_space(xr.ReferenceSpaceType.VIEW)
         self.view_type = xr.ViewConfigurationType.PRIMARY_STEREO
-        self._create_swapchains()
+        self._make_layer_context()
+        self.actions = self._make_actions()
+
+    def _reference_space(self, kind):
+        xr = self.xr
+        space = xr.create_reference_space(self.session, xr.ReferenceSpaceCreateInfo(reference_space_type=kind))
+        self._destroy_later(xr.destroy_space, space)
+        return space
+
+    def _make_actions(self):
+        from .xr_actions import XRActions
+
+        try:
+            return XRActions(self.xr, self.instance, self.session, self._stack)
+        except self.xr.exception.XrException:
+            return None      # no controller input on this runtime: the keyboard and mouse still answer
 
     def _check_opengl(self):
         xr = self.xr
@@ -185,25 +248,33 @@ class XRSession:
                                                glx_drawable=GLX.glXGetCurrentDrawable(),
                                                glx_context=GLX.glXGetCurrentContext())
 
-    def _create_swapchains(self):
+    def _make_layer_context(self):
         xr = self.xr
         from OpenGL import GL
 
-        views = xr.enumerate_view_configuration_views(self.instance, self.system, self.view_type)
+        from .xr_layers import LayerContext
+
         formats = list(xr.enumerate_swapchain_formats(self.session))
         fmt = next((f for f in (GL.GL_SRGB8_ALPHA8, GL.GL_RGBA8) if f in formats), formats[0])
-        for vc in views:
-            info = xr.SwapchainCreateInfo(
-                usage_flags=xr.SwapchainUsageFlags.COLOR_ATTACHMENT_BIT | xr.SwapchainUsageFlags.SAMPLED_BIT,
-                format=fmt, sample_count=1, width=vc.recommended_image_rect_width,
-                height=vc.recommended_image_rect_height, face_count=1, array_size=1, mip_count=1)
-            handle = xr.create_swapchain(self.session, info)
-            self._destroy_later(xr.destroy_swapchain, handle)
-            images = xr.enumerate_swapchain_images(handle, xr.SwapchainImageOpenGLKHR)
-            self.swapchains.append((handle, info.width, info.height, [img.image for img in images]))
-        self._fbo = GL.glGenFramebuffers(1)
-        self._stack.callback(GL.glDeleteFramebuffers, 1, [self._fbo])
+        fbo = GL.glGenFramebuffers(1)
+        self._stack.callback(GL.glDeleteFramebuffers, 1, [fbo])
+        self._ctx = LayerContext(xr, self.session, self.space, self.view_space, self._stack, fmt, fbo, self.viewer)
 
+    def scene_layer(self, word: str = "auto"):
+        """The scene's layer for ``word`` (``auto``, ``equirect``, ``projection``), made on first use."""
+        from .xr_layers import EquirectLayer, ProjectionLayer
+
+        kind = resolve_layer(word, self.extensions)
+        if kind not in self.layers:
+            if kind == "equirect":
+                self.layers[kind] = EquirectLayer(self._ctx)
+            else:
+                views = self.xr.enumerate_view_configuration_views(self.instance, self.system, self.view_type)
+                self.layers[kind] = ProjectionLayer(
+                    self._ctx, [(v.recommended_image_rect_width, v.recommended_image_rect_height) for v in views])
+        return self.layers[kind]
+
+    # -- events and the frame loop ---------------------------------------------------------------
     def _poll(self):
         xr = self.xr
         while True:
@@ -215,6 +286,7 @@ class XRSession:
             if kind == xr.StructureType.EVENT_DATA_SESSION_STATE_CHANGED:
                 ev = ctypes.cast(ctypes.byref(buf), ctypes.POINTER(xr.EventDataSessionStateChanged)).contents
                 self.state = xr.SessionState(ev.state)
+                self.states.append(self.state.name)
                 if self.state == xr.SessionState.READY:
                     xr.begin_session(self.session, xr.SessionBeginInfo(primary_view_configuration_type=self.view_type))
                     self.running = True
@@ -226,78 +298,130 @@ class XRSession:
             elif kind == xr.StructureType.EVENT_DATA_INSTANCE_LOSS_PENDING:
                 self.exit_requested = True
 
-    def render_frame(self, draw_eye: Callable) -> Optional[Pose]:
-        """One headset frame: wait, locate the eyes, ``draw_eye(eye, viewport, rotation, tangents)`` into each
-        swapchain image, submit.  Returns the head pose (or None when the runtime asked for no rendering)."""
+    def _begin(self):
+        """Poll, then wait for and begin a frame; None when there is no frame to give (not running, or the
+        runtime ended the session: the viewer is then asked to close)."""
         xr = self.xr
         self._poll()
         if self.exit_requested:
-            self.viewer.request_close()
+            if not self._close_sent:
+                self._close_sent = True
+                self.viewer.request_close()
+                self.viewer.inject(self._event("close"))
             return None
         if not self.running:
-            import time
-
             time.sleep(0.05)   # the runtime has not started the session yet; nothing to pace the loop
             return None
         state = xr.wait_frame(self.session, xr.FrameWaitInfo())
+        now = time.monotonic()
+        if state.predicted_display_period > 0:
+            self._period_s = state.predicted_display_period / 1e9
+        self._next_frame_at = now + 0.8 * self._period_s
         xr.begin_frame(self.session, xr.FrameBeginInfo())
-        layers = []
-        head = None
-        if state.should_render:
-            _, views = xr.locate_views(self.session, xr.ViewLocateInfo(
-                view_configuration_type=self.view_type, display_time=state.predicted_display_time, space=self.space))
-            proj_views = (xr.CompositionLayerProjectionView * len(views))()
-            quats = [self._draw_eye(eye, view, proj_views[eye], draw_eye) for eye, view in enumerate(views)]
-            layer = xr.CompositionLayerProjection(space=self.space, views=proj_views)
-            layers.append(ctypes.byref(layer))
-            # head orientation: the normalised mean of the eyes (they differ by position, not rotation)
-            w_, x_, y_, z_ = (sum(c) / len(quats) for c in zip(*quats))
-            n = math.sqrt(w_ * w_ + x_ * x_ + y_ * y_ + z_ * z_) or 1.0
-            l, r = views[0].fov.angle_left, views[-1].fov.angle_right
-            head = Pose((w_ / n, x_ / n, y_ / n, z_ / n), math.degrees(r - l))
-            self.pose_source.last = head
+        if self.actions is not None and self.state == xr.SessionState.FOCUSED:
+            self.actions.sync(self._emit_key, now)
+        return state
+
+    def _locate(self, state):
+        xr = self.xr
+        _, views = xr.locate_views(self.session, xr.ViewLocateInfo(
+            view_configuration_type=self.view_type, display_time=state.predicted_display_time, space=self.space))
+        return views
+
+    def _end(self, state, layers):
+        from .xr_layers import layer_pointers
+
+        xr = self.xr
         xr.end_frame(self.session, xr.FrameEndInfo(display_time=state.predicted_display_time,
                                                    environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE,
-                                                   layers=layers))
+                                                   layers=layer_pointers(layers)))
+        self.frames_submitted += 1
+        names = [getattr(layer, "_hallucinator_name", "") for layer in layers]
+        for name in set(names) - {""}:
+            frames, count = self.layers_submitted.get(name, (0, 0))
+            self.layers_submitted[name] = (frames + 1, count + names.count(name))
+
+    @staticmethod
+    def _event(kind: str, **fields):
+        from .app import Event
+
+        return Event(kind, **fields)
+
+    def _emit_key(self, name: str, repeat: bool):
+        """A controller action as the window's key event (what the keyboard would send)."""
+        import glfw
+
+        code = {"space": glfw.KEY_SPACE, "left": glfw.KEY_LEFT, "right": glfw.KEY_RIGHT, "up": glfw.KEY_UP,
+                "down": glfw.KEY_DOWN}[name]
+        self.viewer.inject(self._event("key", key=code, action=glfw.REPEAT if repeat else glfw.PRESS))
+
+    def render_scene(self, renderer, dose: float, layout, layer: str = "auto") -> Optional[Pose]:
+        """One headset frame of the scene (and the quad, if a picture is up) in the ``layer`` kind.
+
+        Returns the head pose, or None when the runtime asked for no rendering (nothing was shown)."""
+        state = self._begin()
+        if state is None:
+            return None
+        layers, head = [], None
+        if state.should_render:
+            views = self._locate(state)
+            head = self.pose_source.last = head_pose(views)
+            layers = self._named(self.scene_layer(layer), self.scene_layer(layer).compose(views, renderer, dose,
+                                                                                              layout))
+            if self.quad is not None:
+                layers += self._named(self.quad, self.quad.compose())
+        self._end(state, layers)
         return head
 
-    def _draw_eye(self, eye: int, view, pv, draw_eye: Callable):
-        """Draw one eye into its swapchain image and fill its projection view; returns the eye's quaternion."""
+    @staticmethod
+    def _named(layer, structs):
+        for s in structs:
+            s._hallucinator_name = layer.name
+        return structs
+
+    # -- a participant's screens ------------------------------------------------------------------
+    def set_picture(self, rgba, token=None):
+        """Show ``rgba`` (RGBA uint8, row 0 on top) on the quad from the next frame on; None hides it."""
+        from .xr_layers import QuadLayer
+
+        if self.quad is None and rgba is None:
+            return
+        if self.quad is None:
+            self.quad = QuadLayer(self._ctx, self.quad_placement)
+        self.quad.set_picture(rgba, token, self.pose_source.last.quat)
+
+    def frame_due_in(self) -> float:
+        """Seconds until the runtime wants the next frame (0: now)."""
+        return max(0.0, self._next_frame_at - time.monotonic())
+
+    def tick(self) -> bool:
+        """Submit a frame with only the quad, when one is due; True when a frame was submitted."""
+        if self.frame_due_in() > 0 and self.running:
+            return False
+        state = self._begin()
+        if state is None:
+            return False
+        layers = []
+        if state.should_render:
+            self.pose_source.last = head_pose(self._locate(state))
+            if self.quad is not None:
+                layers = self._named(self.quad, self.quad.compose())
+        self._end(state, layers)
+        return True
+
+    def _end_with_runtime(self):
+        """Ask the runtime to end the session and follow it to EXITING (empty frames while it stops)."""
         xr = self.xr
-        from OpenGL import GL
-
-        handle, w, h, images = self.swapchains[eye]
-        idx = xr.acquire_swapchain_image(handle, xr.SwapchainImageAcquireInfo())
-        xr.wait_swapchain_image(handle, xr.SwapchainImageWaitInfo(timeout=xr.INFINITE_DURATION))
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo)
-        GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, images[idx], 0)
-        o = view.pose.orientation
-        q = (o.w, o.x, o.y, o.z)
-        f = view.fov
-        tangents = (math.tan(f.angle_left), math.tan(f.angle_right), math.tan(f.angle_down), math.tan(f.angle_up))
-        draw_eye(eye, (0, 0, w, h), matrix_from_quat(q), tangents)
-        if eye == 0:
-            self._mirror_copy(w, h)
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
-        xr.release_swapchain_image(handle, xr.SwapchainImageReleaseInfo())
-        pv.type = xr.StructureType.COMPOSITION_LAYER_PROJECTION_VIEW
-        pv.pose, pv.fov = view.pose, view.fov
-        pv.sub_image.swapchain = handle
-        pv.sub_image.image_rect.offset.x = pv.sub_image.image_rect.offset.y = 0
-        pv.sub_image.image_rect.extent.width, pv.sub_image.image_rect.extent.height = w, h
-        return q
-
-    def _mirror_copy(self, w: int, h: int):
-        """Blit the left eye (bound to our FBO) onto the desktop window."""
-        from OpenGL import GL
-
-        ww, wh = self.viewer.framebuffer_size
-        scale = min(ww / w, wh / h)
-        dw, dh = int(w * scale), int(h * scale)
-        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._fbo)
-        GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, self.viewer.target)
-        GL.glClearColor(0, 0, 0, 1)
-        GL.glClear(GL.GL_COLOR_BUFFER_BIT)
-        x0, y0 = (ww - dw) // 2, (wh - dh) // 2
-        GL.glBlitFramebuffer(0, 0, w, h, x0, y0, x0 + dw, y0 + dh, GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR)
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo)
+        try:
+            xr.request_exit_session(self.session)
+            deadline = time.monotonic() + EXIT_TIMEOUT_S
+            while not self.exit_requested and time.monotonic() < deadline:
+                self._poll()
+                if self.running and not self.exit_requested:
+                    state = xr.wait_frame(self.session, xr.FrameWaitInfo())
+                    xr.begin_frame(self.session, xr.FrameBeginInfo())
+                    self._end(state, [])
+                elif not self.running:
+                    time.sleep(0.01)
+        except xr.exception.XrException:
+            pass      # a runtime that has gone away already: nothing more to end
