@@ -188,3 +188,24 @@ def test_a_dose_ramp_is_logged_at_the_log_resolution(tmp_path):
     # and one when it reaches 1
     assert all(DOSE_LOG_RESOLUTION - 1e-6 <= s <= DOSE_LOG_RESOLUTION + 0.01 + 1e-6 for s in steps[:-1]), steps
     assert 0 < steps[-1] <= DOSE_LOG_RESOLUTION + 0.01 + 1e-6
+
+
+def test_hints_in_the_headset_name_the_controller_not_the_keys():
+    """Every hint a step shows reads, in the headset, with the controller's words (trigger, thumbstick)."""
+    from hallucinator.experiment.screens import CONTINUE_HINT
+    from hallucinator.experiment.steps.questionnaire import item_screen
+    from hallucinator.viewer.xr_actions import headset_hint
+
+    class Q:
+        title, items = "Q", [None]
+
+    def item(scale, points):
+        return type("I", (), dict(points=points, scale=scale, minimum=0, maximum=100, anchors=(), labels=(),
+                                  text="t", id="a"))()
+
+    hints = [CONTINUE_HINT, item_screen(Q, item("vas", 0), 0, None).hint,
+             item_screen(Q, item("likert", 5), 0, None).hint]
+    for hint in hints:
+        said = headset_hint(hint)
+        assert "trigger" in said and not any(k in said for k in ("SPACE", "Enter", "arrow", "mouse")), said
+    assert "thumbstick" in headset_hint(hints[1]) and "thumbstick" in headset_hint(hints[2])

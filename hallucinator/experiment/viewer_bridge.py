@@ -22,6 +22,8 @@ The playback clock (``FrameInfo.time``) is logged against LSL's clock in
 """
 from __future__ import annotations
 
+import dataclasses
+
 import time
 from typing import List
 
@@ -124,10 +126,16 @@ class ViewerDisplay(Display):
     def _headset_screen(self, screen):
         """``screen`` on the headset's quad from its next frame on (None: no quad)."""
         if self.v.xr is not None:
+            from ..viewer.xr_actions import headset_hint
             from ..viewer.xr_layers import QUAD_PIXELS
-            self.v.xr.set_picture(None if screen is None else render(screen, *QUAD_PIXELS), token=screen)
+            picture = None if screen is None else \
+                render(dataclasses.replace(screen, hint=headset_hint(screen.hint)), *QUAD_PIXELS)
+            self.v.xr.set_picture(picture, token=screen)
 
     def show(self, screen: Screen) -> None:
+        if self.v.xr is not None:       # the participant holds a controller; the desktop mirrors their screen
+            from ..viewer.xr_actions import headset_hint
+            screen = dataclasses.replace(screen, hint=headset_hint(screen.hint))
         self.v.make_current()
         bg = tuple(c / 255.0 for c in screen.background)
         self.v.clear(bg)

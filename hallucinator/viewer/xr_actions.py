@@ -33,6 +33,21 @@ BINDINGS = {
         "thumbstick": [f"{h}/input/thumbstick" for h in HANDS]},
 }
 
+# how a screen's keyboard hint reads in the headset: the keys it names, as the controller gives them (in order)
+HEADSET_WORDS = (
+    ("the left/right arrow keys or the mouse", "the thumbstick"),
+    ("the arrow keys / mouse", "the thumbstick"),
+    ("SPACE", "the trigger"),
+    ("Enter", "the trigger"),
+)
+
+
+def headset_hint(hint: str) -> str:
+    """A screen's hint for the participant in the headset: the controller's words for the keys it names."""
+    for keys, controller in HEADSET_WORDS:
+        hint = hint.replace(keys, controller)
+    return hint
+
 
 class XRActions:
     """The action set, attached to ``session``; :meth:`sync` returns the key presses since the last sync."""
