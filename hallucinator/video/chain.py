@@ -138,6 +138,17 @@ class ChainDreamer:
         self.timer.add("flow", time.perf_counter() - t0)
         return fwd.astype(np.float16).astype(np.float32), bwd.astype(np.float16).astype(np.float32)
 
+    def cap_flows(self, cap: "polar_carry.Cap", eye: int, index: int, prev_u8: np.ndarray,
+                  cur_u8: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """A polar cap's (forward, backward) flows in its view for frame ``index``, float16-rounded as cached."""
+        path = self.cache.path(self.keys.flow, f"eye{eye}", f"{index:06d}-cap{cap.pitch:+.0f}-fov{cap.fov:g}.npz")
+        cached = self.cache.load_flows(path, (cap.size, cap.size))
+        if cached is not None:
+            return cached
+        fwd, bwd = polar_carry.cap_flows(cap, prev_u8, cur_u8, self.opts.blend.flow)
+        self.cache.save_flows(path, fwd, bwd)
+        return fwd.astype(np.float16).astype(np.float32), bwd.astype(np.float16).astype(np.float32)
+
     def dream(self, src_u8, pyr, seed: int, detail: Optional[np.ndarray], ref_strength: Optional[float]):
         """(dream uint8, gain applied): cold when ``detail`` is None, else warm from the carried residual."""
         import torch
@@ -170,7 +181,8 @@ class ChainDreamer:
             occ = flowmod.occlusion_mask(fwd, bwd)
             if not self.opts.independent:
                 t0 = time.perf_counter()
-                motion = polar_carry.sphere_motion(self.cfg, blend, chain.src, src, occ)
+                motion = polar_carry.sphere_motion(self.cfg, blend, chain.src, src, occ, flows=lambda cap: (
+                    self.cap_flows(cap, chain.eye, index, chain.src, src)))
                 self.timer.add("flow", time.perf_counter() - t0)
         cold = motion is None or motion.fraction > blend.reset_fraction
         path = self.cache.path(self.keys.frames, f"eye{chain.eye}", f"{index:06d}.png")

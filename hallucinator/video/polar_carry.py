@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Tuple
+from typing import Callable, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -125,10 +125,15 @@ class CapMotion:
     moving: np.ndarray       # float32 (rows, W): the view's motion mask at the cap rows' pixels
 
 
-def cap_motion(cap: Cap, prev_src: np.ndarray, cur_src: np.ndarray, blend: BlendParams) -> CapMotion:
-    """Flow both ways, occlusion check and motion mask in the cap's view (no wrap: the view has sides)."""
+def cap_flows(cap: Cap, prev_src: np.ndarray, cur_src: np.ndarray,
+              params: flowmod.FlowParams) -> Tuple[np.ndarray, np.ndarray]:
+    """(forward prev->cur, backward cur->prev) flows in the cap's view (no wrap: the view has sides)."""
     a, b = cap.render(flowmod.to_gray(prev_src)), cap.render(flowmod.to_gray(cur_src))
-    fwd, bwd = flowmod.flow_pair(a, b, replace(blend.flow, pad=0.0), wrap=False)
+    return flowmod.flow_pair(a, b, replace(params, pad=0.0), wrap=False)
+
+
+def cap_motion(cap: Cap, fwd: np.ndarray, bwd: np.ndarray, blend: BlendParams) -> CapMotion:
+    """Occlusion check and motion mask in the cap's view, from its flows."""
     occ = flowmod.occlusion_mask(fwd, bwd, wrap=False)
     moving = flowmod.motion_mask(bwd, blend.motion_threshold, normalise=blend.motion_normalised, spherical=False,
                                  wrap=False)
@@ -148,11 +153,20 @@ class SphereMotion:
         return float(self.occluded.mean())
 
 
-def sphere_motion(cfg, blend: BlendParams, prev_src: np.ndarray, cur_src: np.ndarray,
-                  equirect_occ: np.ndarray) -> SphereMotion:
-    """The caps' motion in their views, and the occlusion map with theirs blended in over the engine's blend."""
+FlowSource = Callable[[Cap], Tuple[np.ndarray, np.ndarray]]
+
+
+def sphere_motion(cfg, blend: BlendParams, prev_src: np.ndarray, cur_src: np.ndarray, equirect_occ: np.ndarray,
+                  flows: Optional[FlowSource] = None) -> SphereMotion:
+    """The caps' motion in their views, and the occlusion map with theirs blended in over the engine's blend.
+
+    ``flows(cap)`` gives a cap's (forward, backward) flows (the video cache's); by default they are computed.
+    """
     occluded = np.asarray(equirect_occ, np.float32).copy()
-    motions = tuple(cap_motion(c, prev_src, cur_src, blend) for c in caps_of(cfg, *occluded.shape[:2]))
+    if flows is None:
+        def flows(cap: Cap):
+            return cap_flows(cap, prev_src, cur_src, blend.flow)
+    motions = tuple(cap_motion(c, *flows(c), blend) for c in caps_of(cfg, *occluded.shape[:2]))
     for m in motions:
         wt = m.cap.weight
         occluded[m.cap.rows] = (1.0 - wt) * occluded[m.cap.rows] + wt * m.occluded
