@@ -117,3 +117,26 @@ def test_cap_geometry_round_trips():
         uu, vv = np.meshgrid(np.arange(W), np.arange(cap.rows.start, cap.rows.stop))
         du = np.abs((u - uu + W / 2) % W - W / 2)
         assert du[inside].max() < 1e-3 and np.abs(v - vv)[inside].max() < 1e-3
+
+
+def test_a_cut_restarts_the_chain_and_a_tilt_does_not(tmp_path, forest):
+    """End to end: a camera tilting across the zenith, then a cut to another place, then a tilt again; the
+    chain starts cold at frame 0 and at the cut only."""
+    from hallucinator.io.writer import VideoWriter
+    from hallucinator.video.run import dream_video
+
+    small = sphere.resize_equirect_image(forest, width=256, height=128)
+    other = sphere.resize_equirect_image(read_image(str(shared_file("panoramas/aframe-lakeshore-sunset.jpg"))),
+                                         width=256, height=128)
+    frames = [rotated(small, 1.5 * i) for i in range(4)] + [rotated(other, 1.5 * i) for i in range(4)]
+    src = tmp_path / "tilt-cut.mp4"
+    with VideoWriter(src, fps=25, width=256, height=128, crf=10) as w:
+        for f in frames:
+            w.write(f)
+    cfg = DreamConfig(model="efficientnet-lite0", layers=["block5"], octaves=2, iterations=3, device="cpu", seed=0)
+    r = dream_video(str(src), str(tmp_path / "d.mp4"), cfg, cache_dir=str(tmp_path / "cache"), progress=False,
+                    quality_frames=0)
+    assert [f.index for f in r.figures[0] if f.cold] == [0, 4]
+    assert r.quality["cold_frames"] == 2
+    # the polar views' flows of every frame pair (the cut is found with them) were cached
+    assert len(list((tmp_path / "cache").rglob("*-cap+90-fov100.npz"))) == 7
