@@ -33,6 +33,7 @@ FOV = 50.0
 CAPS = (("up", 0.0, 90.0), ("down", 0.0, -90.0))
 HORIZON = tuple((f"yaw{int(y)}", y, 0.0) for y in (0.0, 90.0, 180.0, 270.0))
 VIEWS = CAPS + HORIZON
+CAP_NAMES = tuple(name for name, _, _ in CAPS)
 LIMITS = {
     "pole_horizon_added_error": ("<=", 1.10),
     "cap_strength_dip": (">=", 0.85),
@@ -104,7 +105,7 @@ def summarise(eyes: Sequence[TemporalFigure]) -> Dict[str, Any]:
                        "strength": float(np.mean([x for s in series for x in s])) if any(series) else None,
                        "strength_dip": min(dip_per_eye) if dip_per_eye else None,
                        "strength_per_frame": series[0] if len(series) == 1 else series}
-        if name in dict((c, 0) for c, _, _ in CAPS):
+        if name in CAP_NAMES:
             dips[name] = views[name]["strength_dip"]
     out: Dict[str, Any] = {"fov": FOV, "view_side": eyes[0].side if eyes else None,
                            "pairs": len(eyes[0].tracks["up"].added) if eyes else 0, "views": views}
@@ -117,7 +118,7 @@ def summarise(eyes: Sequence[TemporalFigure]) -> Dict[str, Any]:
         out["pole_horizon_added_error"] = out["cap_added_error"] / h if abs(h) > 1e-12 else None
         for n, v in caps.items():
             out[f"{n}_horizon_added_error"] = v / h if abs(h) > 1e-12 else None
-    if all(v is not None for v in dips.values()) and dips:
+    if dips and all(v is not None for v in dips.values()):
         out["cap_strength_dip"] = float(min(dips.values()))
     return out
 
