@@ -6,10 +6,14 @@ tissue micrograph the ground.  Each is a pinhole view pasted onto the sphere
 with feathered edges, so the panorama wraps at ±180° and is seamless at the
 poles.  The photos are public-domain or CC0 samples of scikit-image
 (see skimage.data's documentation); the composite may be published.
+
+:func:`target_lines` words the demo's check of its outputs against the
+project's targets: each figure checked, and each miss with its margin.
 """
 from __future__ import annotations
 
 import math
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 
@@ -86,3 +90,24 @@ def demo_orbit(panorama: np.ndarray, frames: int, degrees_per_frame: float = 2.0
         a = sphere.roll_lon(t, whole)
         b = sphere.roll_lon(t, whole + 1)
         yield sphere.to_uint8(a * (1 - frac) + b * frac)
+
+
+def target_lines(label: str, figures: Dict[str, Any], limits: Dict[str, Tuple[str, float]],
+                 verdicts: Callable[[Dict[str, Any]], Dict[str, bool]]) -> Tuple[List[str], List[str]]:
+    """(one line per checked figure, one line per missed target saying by how much).
+
+    ``limits`` and ``verdicts`` are a figure family's own (:data:`hallucinator.quality.LIMITS` and
+    :func:`~hallucinator.quality.verdicts`, or :mod:`hallucinator.video.view_figures`'), so the targets have
+    one home; figures absent from ``figures`` are not checked.
+    """
+    ok = verdicts(figures)
+    lines, misses = [], []
+    for key, (op, limit) in limits.items():
+        if key not in ok:
+            continue
+        value = float(figures[key])
+        lines.append(f"  {label} {key} {value:.3f} (target {op} {limit:g}) {'ok' if ok[key] else 'MISSED'}")
+        if not ok[key]:
+            misses.append(f"{label}: {key} is {value:.3f}, missing its target {op} {limit:g} by "
+                          f"{abs(value - limit):.3f}")
+    return lines, misses

@@ -61,6 +61,8 @@ def test_bench_video_second_step_and_no_folder_left(tmp_path, monkeypatch, one_t
     assert r["config"]["step_size"] == 1.5 and r["run2"]["config"]["step_size"] == 3.0
     s1, s2 = r["run1"]["quality"]["strength"], r["run2"]["quality"]["strength"]
     assert 1.4 * s1 < s2 < 3 * s1, (s1, s2)                        # twice the step: a stronger dream
+    views = r["run1"]["views"]                                     # the view-space temporal figure
+    assert views["pairs"] == 2 and set(views["views"]) == {"up", "down", "yaw0", "yaw90", "yaw180", "yaw270"}
 
 
 def test_global_threads_and_the_video_threads_option_do_not_collide():

@@ -1,16 +1,21 @@
-"""``hallucinator demo``: compose a panorama from bundled photos, dream it, and dream the demo clip."""
+"""``hallucinator demo``: compose a panorama from bundled photos, dream it, and dream the demo clip.
+
+It checks what it made against the project's targets and says so: every figure it checks, and for each
+one it misses, one line naming it and by how much.
+"""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from .dream import dream_image_file
-from .video import run_demo
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .. import quality
     from ..config import DreamConfig
-    from ..demo import demo_panorama
+    from ..demo import demo_panorama, target_lines
     from ..io.images import write_image
 
     out = Path(args.out)
@@ -21,13 +26,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cfg = DreamConfig(seed=args.seed, device=args.device)
     dream_path = out / "dream.png"
     sidecar = dream_image_file(str(pano_path), str(dream_path), cfg)
-    q = sidecar["quality"]
-    print(f"wrote {dream_path} and its .json sidecar in {sidecar['timings_s']['dream']:.1f}s: seam "
-          f"{q['seam_ratio']:.2f}, pole/horizon coherence {q['pole_horizon_coherence_ratio']:.2f}, "
-          f"tangential bias excess {q['tangential_bias_excess']:+.2f}")
+    print(f"wrote {dream_path} and its .json sidecar in {sidecar['timings_s']['dream']:.1f}s")
+    lines, misses = target_lines("still", sidecar["quality"], quality.LIMITS, quality.verdicts)
     if not args.no_video:
-        run_demo(out, seed=args.seed, device=args.device)
+        more, missed = _demo_clip(out, args)
+        lines, misses = lines + more, misses + missed
+    print("targets:\n" + "\n".join(lines))
+    print("\n".join(misses) if misses else "every target met")
     return 0
+
+
+def _demo_clip(out: Path, args: argparse.Namespace):
+    """Dream the demo clip; (target lines, misses) of its seam/pole figures and its view-space figure."""
+    from .. import quality
+    from ..demo import target_lines
+    from ..video import view_figures
+    from ..video.run import demo_video
+    from .video import summary
+
+    result = demo_video(out, seed=args.seed, device=args.device)
+    print(summary(result))
+    sphere = {k: result.quality[f"{k}_mean"] for k in quality.LIMITS if f"{k}_mean" in result.quality}
+    lines, misses = target_lines("clip", sphere, quality.LIMITS, quality.verdicts)
+    source = json.loads(Path(result.sidecar).read_text())["input"]
+    views = view_figures.video_figure(source, result.output)
+    more, missed = target_lines("clip", views, view_figures.LIMITS, view_figures.verdicts)
+    return lines + more, misses + missed
 
 
 def register(sub) -> None:

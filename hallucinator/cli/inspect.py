@@ -1,4 +1,5 @@
-"""``hallucinator inspect``: the seam and pole figures of a dreamed panorama against its source."""
+"""``hallucinator inspect``: the seam and pole figures of a dreamed panorama against its source; for videos the
+temporal figure in views up, down and around the horizon (:mod:`hallucinator.video.view_figures`)."""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +9,20 @@ from ..errors import UserError
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from ..io.probe import is_video
+
+    videos = [is_video(p) for p in (args.source, args.dream)]
+    if any(videos):
+        if not all(videos):
+            raise UserError(f"compare a video with a video and a still with a still: {args.source} and "
+                            f"{args.dream} differ")
+        return _inspect_video(args)
+    if args.start is not None:
+        raise UserError("--start applies to videos only; drop it for stills")
+    return _inspect_still(args)
+
+
+def _inspect_still(args: argparse.Namespace) -> int:
     from .. import quality
     from ..io.images import read_image
 
@@ -19,16 +34,32 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if abs(src.shape[1] - 2 * src.shape[0]) > 1:
         raise UserError(f"{args.source} is not a 2:1 panorama; the seam and pole figures need one")
     figures = quality.inspect(src, dream)
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        print(quality.format_report(figures))
+    print(json.dumps(figures) if args.json else quality.format_report(figures))
+    return 0
+
+
+def _inspect_video(args: argparse.Namespace) -> int:
+    import os
+
+    from ..video import view_figures
+
+    for path in (args.source, args.dream):
+        if not os.path.isfile(path):
+            raise UserError(f"{path} not found; give the source video and the dream made from it")
+    if args.start is not None and args.start < 0:
+        raise UserError(f"--start {args.start} is negative; give the source frame the dream starts at")
+    figure = view_figures.video_figure(args.source, args.dream, start=args.start)
+    print(json.dumps(figure) if args.json else view_figures.format_report(figure))
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("inspect", help="seam and pole figures of a dreamed panorama against its source")
+    p = sub.add_parser("inspect", help="seam and pole figures of a dreamed panorama against its source; for "
+                                       "videos, what the dream adds to frame-to-frame change up, down and around")
     p.add_argument("source")
     p.add_argument("dream")
+    p.add_argument("--start", type=int, default=None, metavar="N",
+                   help="videos: the source frame the dream's first frame was made from (default: from the "
+                        "dream's .json sidecar, else 0)")
     p.add_argument("--json", action="store_true", help="one machine-readable line")
     p.set_defaults(func=cmd_inspect)

@@ -26,6 +26,7 @@ from ..video.figures import compare
 from ..video.flow import FlowParams
 from ..video.options import BLEND_PRESETS, BlendParams, VideoOptions, blend_preset, parse_frames
 from ..video.run import SHARED_CLIP, RunResult, VideoDreamer, demo_video, dream_video, shared_data_dir
+from ..video.view_figures import format_report, video_figure
 from .args import add_dataclass_arguments, values_from_args
 
 
@@ -195,7 +196,9 @@ def _bench_command(args) -> int:
                       blend=args.blend, progress=True, to_2to1=args.to_2to1, stereo=args.stereo)
         r1 = dream_video(src, os.path.join(tmp, "a.mp4"), cfg, **common)
         print(_timing_line(f"run 1 (layer {cfg.layers[0]}, empty cache)", r1))
-        report["run1"] = {"layer": cfg.layers[0], "seconds": r1.seconds, "timings": r1.timings, "quality": r1.quality}
+        report["run1"] = {"layer": cfg.layers[0], "seconds": r1.seconds, "timings": r1.timings, "quality": r1.quality,
+                          "views": video_figure(src, os.path.join(tmp, "a.mp4"))}
+        print("run 1 in views up, down and around the horizon:\n" + format_report(report["run1"]["views"]))
         if cfg2 is not None:
             _bench_second_run(args, src, tmp, cfg2, what, r1, common, report)
         if not args.no_independent:

@@ -28,7 +28,7 @@ from ..errors import UserError
 from ..io.writer import disk_full
 from ..provenance import sha256_file, short_hash
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2   # 2: the caps are carried in polar views
 KINDS = ("pyramid", "flow", "dream")
 
 

@@ -11,6 +11,11 @@ loop and dreams ``warm_iterations`` per octave; a final gain keeps the
 residual's mean strength at that of the chain's cold frame.  A frame where
 most pixels are occluded (a cut) starts a new chain.
 
+Near the poles the equirectangular flow is stretched over whole rows, so the
+caps are carried as the engine dreams them: flow, occlusion check and warp
+in the polar views, blended in over the engine's latitudes
+(:mod:`.polar_carry`); the occlusion that decides a cut is the blended one.
+
 :class:`EyeChain` is one eye's state; :class:`ChainDreamer` advances it by
 one frame, taking pyramids, flows and dreamed frames from the cache when
 they are there.  Everything downstream of a dreamed frame uses its 8-bit form
@@ -25,6 +30,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from . import flow as flowmod
+from . import polar_carry
 from .cache import Cache, CacheKeys
 from .figures import FrameFigures, Timer, frame_figures, residual
 from .options import BlendParams, VideoOptions
@@ -132,6 +138,17 @@ class ChainDreamer:
         self.timer.add("flow", time.perf_counter() - t0)
         return fwd.astype(np.float16).astype(np.float32), bwd.astype(np.float16).astype(np.float32)
 
+    def cap_flows(self, cap: "polar_carry.Cap", eye: int, index: int, prev_u8: np.ndarray,
+                  cur_u8: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """A polar cap's (forward, backward) flows in its view for frame ``index``, float16-rounded as cached."""
+        path = self.cache.path(self.keys.flow, f"eye{eye}", f"{index:06d}-cap{cap.pitch:+.0f}-fov{cap.fov:g}.npz")
+        cached = self.cache.load_flows(path, (cap.size, cap.size))
+        if cached is not None:
+            return cached
+        fwd, bwd = polar_carry.cap_flows(cap, prev_u8, cur_u8, self.opts.blend.flow)
+        self.cache.save_flows(path, fwd, bwd)
+        return fwd.astype(np.float16).astype(np.float32), bwd.astype(np.float16).astype(np.float32)
+
     def dream(self, src_u8, pyr, seed: int, detail: Optional[np.ndarray], ref_strength: Optional[float]):
         """(dream uint8, gain applied): cold when ``detail`` is None, else warm from the carried residual."""
         import torch
@@ -158,18 +175,23 @@ class ChainDreamer:
     def step(self, chain: EyeChain, index: int, src: np.ndarray) -> Tuple[np.ndarray, bool]:
         """Dream (or take from the cache) frame ``index`` of ``chain``; returns (dream uint8, from the cache)."""
         blend = self.opts.blend
-        fwd = bwd = occ = None
+        fwd = bwd = occ = motion = None
         if chain.src is not None:
             fwd, bwd = self.flows(chain.eye, index, chain.src, src)
             occ = flowmod.occlusion_mask(fwd, bwd)
-        cold = self.opts.independent or chain.src is None or float(occ.mean()) > blend.reset_fraction
+            if not self.opts.independent:
+                t0 = time.perf_counter()
+                motion = polar_carry.sphere_motion(self.cfg, blend, chain.src, src, occ, flows=lambda cap: (
+                    self.cap_flows(cap, chain.eye, index, chain.src, src)))
+                self.timer.add("flow", time.perf_counter() - t0)
+        cold = motion is None or motion.fraction > blend.reset_fraction
         path = self.cache.path(self.keys.frames, f"eye{chain.eye}", f"{index:06d}.png")
         dream = self.cache.load_png(path, src.shape)
         from_cache = dream is not None
         gain = 1.0
         if dream is None:
             pyr = self.pyramid(chain.eye, index, src)
-            detail = None if cold else carry(blend, residual(chain.dream, chain.src), fwd, bwd, occ)
+            detail = None if cold else self.carried(chain, motion, fwd, bwd, occ)
             dream, gain = self.dream(src, pyr, int(self.cfg.seed) + index, detail,
                                      None if cold else chain.ref_strength)
             self.cache.save_png(path, dream)
@@ -180,6 +202,13 @@ class ChainDreamer:
             chain.ref_strength = fig.strength
         chain.src, chain.dream = src, dream
         return dream, from_cache
+
+    def carried(self, chain: EyeChain, motion: "polar_carry.SphereMotion", fwd, bwd, occ) -> np.ndarray:
+        """The residual carried into the next frame: along the equirectangular flow, and near the poles along
+        the polar views' (blended over the engine's latitudes)."""
+        prev_res = residual(chain.dream, chain.src)
+        return polar_carry.sphere_carry(motion, prev_res, carry(self.opts.blend, prev_res, fwd, bwd, occ),
+                                        self.opts.blend)
 
     def _follow_alone(self, chain: EyeChain, index: int, src: np.ndarray, bwd, occ) -> None:
         """Figures of the same frame dreamed with --independent, while the cache has every one of them."""

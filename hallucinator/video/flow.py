@@ -11,6 +11,9 @@ Conventions
   the *backward* flow ``t -> t-1`` brings it into the geometry of frame ``t``.
 * Longitude wraps everywhere: the flow is computed on frames padded with
   the columns from across the seam, and sampling wraps column indices.
+  ``wrap=False`` does the same on a pinhole view (the polar views of
+  :mod:`.polar_carry`, the views of :mod:`.view_figures`): no wrap, and a
+  match that leaves the view at any side is occluded.
 """
 from __future__ import annotations
 
@@ -68,13 +71,13 @@ def _dis(preset: str):
     return cv2.DISOpticalFlow_create(presets[preset])
 
 
-def compute_flow(a: np.ndarray, b: np.ndarray, params: FlowParams = FlowParams()) -> np.ndarray:
-    """Dense flow from ``a`` to ``b`` (H, W, 2) float32, continuous across ±180°."""
+def compute_flow(a: np.ndarray, b: np.ndarray, params: FlowParams = FlowParams(), wrap: bool = True) -> np.ndarray:
+    """Dense flow from ``a`` to ``b`` (H, W, 2) float32, continuous across ±180° (``wrap=False``: a pinhole view)."""
     ga, gb = to_gray(a), to_gray(b)
     if ga.shape != gb.shape:
         raise ValueError(f"frames differ in size: {ga.shape} vs {gb.shape}")
     h, w = ga.shape
-    pad = int(round(params.pad * w)) if params.pad else 0
+    pad = int(round(params.pad * w)) if params.pad and wrap else 0
     pad = min(pad, w)
     pa, pb = pad_wrap(ga, pad), pad_wrap(gb, pad)
     if params.method == "dis":
@@ -87,22 +90,25 @@ def compute_flow(a: np.ndarray, b: np.ndarray, params: FlowParams = FlowParams()
     return np.ascontiguousarray(flow[:, pad:pad + w], dtype=np.float32)
 
 
-def flow_pair(a: np.ndarray, b: np.ndarray, params: FlowParams = FlowParams()) -> Tuple[np.ndarray, np.ndarray]:
+def flow_pair(a: np.ndarray, b: np.ndarray, params: FlowParams = FlowParams(),
+              wrap: bool = True) -> Tuple[np.ndarray, np.ndarray]:
     """(forward a->b, backward b->a) flows."""
-    return compute_flow(a, b, params), compute_flow(b, a, params)
+    return compute_flow(a, b, params, wrap), compute_flow(b, a, params, wrap)
 
 
-def _maps(flow: np.ndarray, border: int) -> Tuple[np.ndarray, np.ndarray]:
+def _maps(flow: np.ndarray, border: int, wrap: bool = True) -> Tuple[np.ndarray, np.ndarray]:
     h, w = flow.shape[:2]
     xs = np.arange(w, dtype=np.float32)[None, :] + flow[..., 0]
     ys = np.arange(h, dtype=np.float32)[:, None] + flow[..., 1]
-    map_x = np.mod(xs, np.float32(w)).astype(np.float32) + np.float32(border)
+    xs = np.mod(xs, np.float32(w)) if wrap else np.clip(xs, 0, w - 1)
+    map_x = xs.astype(np.float32) + np.float32(border if wrap else 0)
     map_y = np.clip(ys, 0, h - 1).astype(np.float32)
     return map_x, map_y
 
 
-def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
-    """Sample ``image`` at ``p + flow(p)``, wrapping in longitude and clamping at the poles.
+def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR, wrap: bool = True) -> np.ndarray:
+    """Sample ``image`` at ``p + flow(p)``, wrapping in longitude (``wrap=False``: clamping, for pinhole views)
+    and clamping at the poles.
 
     ``image`` (H, W) or (H, W, C), any C; returns the same dtype and shape.
     """
@@ -111,32 +117,37 @@ def warp(image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LIN
     if image.shape[:2] != (h, w):
         raise ValueError(f"image {image.shape[:2]} and flow {(h, w)} differ in size")
     border = 2
-    map_x, map_y = _maps(flow, border)
-    padded = pad_wrap(image, border)
+    map_x, map_y = _maps(flow, border, wrap)
+    padded = pad_wrap(image, border) if wrap else image
     if image.ndim == 3 and image.shape[2] > 4:
-        return np.stack([warp(image[..., c], flow, interpolation) for c in range(image.shape[2])], axis=-1)
+        return np.stack([warp(image[..., c], flow, interpolation, wrap) for c in range(image.shape[2])], axis=-1)
     out = cv2.remap(np.ascontiguousarray(padded), map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
     if image.ndim == 3 and out.ndim == 2:
         out = out[..., None]
     return out
 
 
-def occlusion_mask(forward: np.ndarray, backward: np.ndarray, alpha: float = 0.01, beta: float = 0.5) -> np.ndarray:
+def occlusion_mask(forward: np.ndarray, backward: np.ndarray, alpha: float = 0.01, beta: float = 0.5,
+                   wrap: bool = True) -> np.ndarray:
     """Pixels of frame ``b`` with no trustworthy match in frame ``a`` (bool (H, W)).
 
     ``forward`` is a->b, ``backward`` is b->a.  Forward–backward check
     (Sundaram, Brox, Keutzer 2010): following the backward flow then the
     forward flow must return close to the start,
     ``|b + f(p + b)|² <= alpha (|b|² + |f(p + b)|²) + beta``.  Pixels whose
-    match leaves the frame over a pole are occluded too.
+    match leaves the frame over a pole are occluded too; with ``wrap=False`` (a
+    pinhole view) so are those whose match leaves it at the sides.
     """
     h, w = backward.shape[:2]
-    f_at = warp(forward, backward)
+    f_at = warp(forward, backward, wrap=wrap)
     s = backward + f_at
     err = (s ** 2).sum(-1)
     bound = alpha * ((backward ** 2).sum(-1) + (f_at ** 2).sum(-1)) + beta
     ys = np.arange(h, dtype=np.float32)[:, None] + backward[..., 1]
     outside = (ys < -0.5) | (ys > h - 0.5)
+    if not wrap:
+        xs = np.arange(w, dtype=np.float32)[None, :] + backward[..., 0]
+        outside |= (xs < -0.5) | (xs > w - 0.5)
     return (err > bound) | outside
 
 
@@ -149,13 +160,14 @@ def flow_magnitude(flow: np.ndarray, spherical: bool = True) -> np.ndarray:
 
 
 def motion_mask(flow: np.ndarray, threshold: float = 1.0, normalise: bool = False, spherical: bool = True,
-                soften: float = 1.5) -> np.ndarray:
+                soften: float = 1.5, wrap: bool = True) -> np.ndarray:
     """Where things move: float32 (H, W) in [0, 1].
 
     ``normalise=False``: moving where the (spherical) flow magnitude exceeds
     ``threshold`` pixels.  ``normalise=True``: the 2017 rule — magnitude
     scaled per frame to 0–255 and compared with ``threshold`` (6 there).
-    ``soften`` is the sigma (pixels) of a Gaussian that feathers the edge.
+    ``soften`` is the sigma (pixels) of a Gaussian that feathers the edge
+    (across ±180° unless ``wrap=False``, for pinhole views).
     """
     mag = flow_magnitude(flow, spherical)
     if normalise:
@@ -164,20 +176,21 @@ def motion_mask(flow: np.ndarray, threshold: float = 1.0, normalise: bool = Fals
     mask = (mag > threshold).astype(np.float32)
     if soften > 0:
         k = int(2 * round(3 * soften) + 1)
-        mask = pad_wrap(mask, k)
+        pad = k if wrap else 0
+        mask = pad_wrap(mask, pad)
         mask = cv2.GaussianBlur(mask, (k, 1), soften, borderType=cv2.BORDER_REPLICATE)
-        mask = cv2.GaussianBlur(mask, (1, k), soften, borderType=cv2.BORDER_REPLICATE)[:, k:-k]
+        mask = cv2.GaussianBlur(mask, (1, k), soften, borderType=cv2.BORDER_REPLICATE)[:, pad:mask.shape[1] - pad]
     return np.clip(mask, 0.0, 1.0)
 
 
 def warping_error(prev: np.ndarray, cur: np.ndarray, backward: np.ndarray,
-                  valid: Optional[np.ndarray] = None) -> float:
+                  valid: Optional[np.ndarray] = None, wrap: bool = True) -> float:
     """Mean |warp(prev, backward) - cur| over ``valid`` pixels, images as float in [0, 1] (or uint8)."""
     p = np.asarray(prev, np.float32)
     c = np.asarray(cur, np.float32)
     if np.asarray(prev).dtype == np.uint8:
         p, c = p / 255.0, c / 255.0
-    diff = np.abs(warp(p, backward) - c)
+    diff = np.abs(warp(p, backward, wrap=wrap) - c)
     if diff.ndim == 3:
         diff = diff.mean(-1)
     if valid is not None:

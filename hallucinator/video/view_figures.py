@@ -1,0 +1,196 @@
+"""The temporal figure as a headset wearer sees it: 50° views straight up, straight down and at four horizon yaws.
+
+The clip figures of :mod:`.figures` are means over the equirectangular
+frame, where the caps are a few stretched rows; this module looks where a
+viewer looks.  For each view and each pair of consecutive frames:
+
+* **added error**: the dream's warping error along the *source's* flow
+  (computed on the source's view, non-occluded pixels) minus the source's
+  own — what the dream adds to frame-to-frame change there;
+* **strength**: mean |dream − source| in the view, per frame (0–1 scale).
+
+From these: the **pole/horizon added error** (the two caps' mean added
+error over the four horizon views' mean; about 1 when the sky and the
+ground are as steady as the horizon) and each cap's **strength dip** (its
+lowest per-frame strength over its median; near 1 when the cap keeps its
+pattern).  :data:`LIMITS` holds the targets.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from .. import sphere
+from . import flow as flowmod
+from .flow import FlowParams
+
+FOV = 50.0
+CAPS = (("up", 0.0, 90.0), ("down", 0.0, -90.0))
+HORIZON = tuple((f"yaw{int(y)}", y, 0.0) for y in (0.0, 90.0, 180.0, 270.0))
+VIEWS = CAPS + HORIZON
+CAP_NAMES = tuple(name for name, _, _ in CAPS)
+LIMITS = {
+    "pole_horizon_added_error": ("<=", 1.10),
+    "cap_strength_dip": (">=", 0.85),
+}
+
+
+def view_side(width: int, fov: float = FOV) -> int:
+    """Side of a view whose centre has the frame's equator density (at least 48 pixels)."""
+    return max(int(round(sphere.equator_density_side(width, fov))), 48)
+
+
+def _view_maps(width: int, height: int, side: int, yaw: float, pitch: float) -> Tuple[np.ndarray, np.ndarray]:
+    u, v = sphere.pixel_from_lonlat(*sphere.lonlat_from_dir(
+        sphere.perspective_rays(side, side, FOV, yaw, pitch, 0.0)), width, height)
+    return (u + 2).astype(np.float32), v.astype(np.float32)
+
+
+@dataclass
+class _Track:
+    added: List[float] = field(default_factory=list)     # per frame pair
+    strength: List[float] = field(default_factory=list)  # per frame
+
+
+class TemporalFigure:
+    """Feed one eye's (source, dream) frames in order with :meth:`add`; :meth:`result` gives the figure."""
+
+    def __init__(self, width: int, height: int, flow: FlowParams = FlowParams()):
+        self.side = view_side(width)
+        self.maps = {name: _view_maps(width, height, self.side, yaw, pitch) for name, yaw, pitch in VIEWS}
+        self.flow = flow
+        self.tracks = {name: _Track() for name, _, _ in VIEWS}
+        self._prev: Optional[Dict[str, Tuple[np.ndarray, np.ndarray]]] = None
+
+    def _render(self, image: np.ndarray) -> Dict[str, np.ndarray]:
+        padded = np.ascontiguousarray(flowmod.pad_wrap(image, 2))
+        return {name: cv2.remap(padded, *m, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                for name, m in self.maps.items()}
+
+    def add(self, source: np.ndarray, dream: np.ndarray) -> None:
+        """The next frame: uint8 (H, W, 3) source and dream of the same size."""
+        if source.shape != dream.shape:
+            raise ValueError(f"source {source.shape} and dream {dream.shape} differ in size")
+        src_views, dream_views = self._render(source), self._render(dream)
+        for name, track in self.tracks.items():
+            s, d = src_views[name], dream_views[name]
+            track.strength.append(float(np.abs(d.astype(np.float32) - s.astype(np.float32)).mean() / 255.0))
+            if self._prev is not None:
+                ps, pd = self._prev[name]
+                fwd, bwd = flowmod.flow_pair(ps, s, self.flow, wrap=False)
+                valid = ~flowmod.occlusion_mask(fwd, bwd, wrap=False)
+                track.added.append(flowmod.warping_error(pd, d, bwd, valid, wrap=False)
+                                   - flowmod.warping_error(ps, s, bwd, valid, wrap=False))
+        self._prev = {name: (src_views[name], dream_views[name]) for name in self.tracks}
+
+    def result(self) -> Dict[str, Any]:
+        return summarise([self])
+
+
+def summarise(eyes: Sequence[TemporalFigure]) -> Dict[str, Any]:
+    """The figure of one or more eyes: per view the mean added error and the strength series, and the targets'
+    figures (added errors averaged over eyes, the lowest strength dip of any eye's cap)."""
+    views: Dict[str, Any] = {}
+    dips = {}
+    for name, _, _ in VIEWS:
+        added = [a for e in eyes for a in e.tracks[name].added]
+        series = [e.tracks[name].strength for e in eyes]
+        dip_per_eye = [min(s) / max(float(np.median(s)), 1e-12) for s in series if s]
+        views[name] = {"added_error": float(np.mean(added)) if added else None,
+                       "strength": float(np.mean([x for s in series for x in s])) if any(series) else None,
+                       "strength_dip": min(dip_per_eye) if dip_per_eye else None,
+                       "strength_per_frame": series[0] if len(series) == 1 else series}
+        if name in CAP_NAMES:
+            dips[name] = views[name]["strength_dip"]
+    out: Dict[str, Any] = {"fov": FOV, "view_side": eyes[0].side if eyes else None,
+                           "pairs": len(eyes[0].tracks["up"].added) if eyes else 0, "views": views}
+    horizon = [views[n]["added_error"] for n, _, _ in HORIZON if views[n]["added_error"] is not None]
+    caps = {n: views[n]["added_error"] for n, _, _ in CAPS if views[n]["added_error"] is not None}
+    if horizon and len(caps) == len(CAPS):
+        h = float(np.mean(horizon))
+        out["horizon_added_error"] = h
+        out["cap_added_error"] = float(np.mean(list(caps.values())))
+        out["pole_horizon_added_error"] = out["cap_added_error"] / h if abs(h) > 1e-12 else None
+        for n, v in caps.items():
+            out[f"{n}_horizon_added_error"] = v / h if abs(h) > 1e-12 else None
+    if dips and all(v is not None for v in dips.values()):
+        out["cap_strength_dip"] = float(min(dips.values()))
+    return out
+
+
+def verdicts(figure: Dict[str, Any]) -> Dict[str, bool]:
+    """Whether each figure with a target (:data:`LIMITS`) meets it."""
+    out = {}
+    for key, (op, limit) in LIMITS.items():
+        v = figure.get(key)
+        if v is not None:
+            out[key] = v <= limit if op == "<=" else v >= limit
+    return out
+
+
+def format_report(figure: Dict[str, Any]) -> str:
+    """A few lines: the targets and each view's added error and strength."""
+    ok = verdicts(figure)
+    lines = [f"views {figure['fov']:.0f}° ({figure['view_side']} px), {figure['pairs']} frame pairs"]
+    for key, (op, limit) in LIMITS.items():
+        v = figure.get(key)
+        text = f"{v:8.3f}" if v is not None else "     n/a"
+        verdict = ("ok" if ok[key] else "OUT OF RANGE") if key in ok else ""
+        lines.append(f"{key:28s} {text}   (target {op} {limit})  {verdict}")
+    lines.append(f"{'view':8s} {'added error':>12s} {'strength':>9s} {'min/median':>11s}")
+    for name, v in figure["views"].items():
+        ae = f"{v['added_error']:12.5f}" if v["added_error"] is not None else f"{'n/a':>12s}"
+        st = f"{v['strength']:9.4f}" if v["strength"] is not None else f"{'n/a':>9s}"
+        dip = f"{v['strength_dip']:11.3f}" if v["strength_dip"] is not None else f"{'n/a':>11s}"
+        lines.append(f"{name:8s} {ae} {st} {dip}")
+    return "\n".join(lines)
+
+
+def read_sidecar(dream_path) -> Dict[str, Any]:
+    """The options a dream video was made with, from its ``.json`` sidecar (empty when there is none)."""
+    p = Path(str(dream_path) + ".json")
+    try:
+        return json.loads(p.read_text()).get("options", {}) or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def video_figure(source_path, dream_path, start: Optional[int] = None,
+                 flow: FlowParams = FlowParams()) -> Dict[str, Any]:
+    """The figure of a dreamed video against its source.
+
+    The source is prepared as the run prepared it: eyes split, resized wrap-aware to the dream's size, from
+    frame ``start`` (default: the first frame of the sidecar's ``frames``, else 0).
+    """
+    from ..errors import UserError
+    from ..io.probe import Stereo
+    from ..io.reader import VideoReader
+    from .layout import plan_layout
+    from .options import VideoOptions
+
+    if start is None:
+        start = int((read_sidecar(dream_path).get("frames") or [0])[0] or 0)
+    with VideoReader(dream_path) as dreams, VideoReader(source_path) as sources:
+        w, h = dreams.info.display_size
+        eyes = 2 if w == h else 1
+        if w != 2 * (h // eyes):
+            raise UserError(f"{dream_path} is {w}x{h}, not a 2:1 panorama (or a top-bottom pair of them); "
+                            "give a dream made by `hallucinator dream`")
+        layout = plan_layout(sources.info, VideoOptions(size=(w, h // eyes), to_2to1=True,
+                                                        stereo=Stereo.TOP_BOTTOM if eyes == 2 else Stereo.MONO))
+        figures = [TemporalFigure(w, h // eyes, flow) for _ in range(eyes)]
+        count = 0
+        for src, dream in zip(sources.frames(start), dreams.frames()):
+            halves = [dream.image] if eyes == 1 else [dream.image[:h // 2], dream.image[h // 2:]]
+            for fig, s, d in zip(figures, layout.split(src.image), halves):
+                fig.add(s, d)
+            count += 1
+    if count < 2:
+        raise UserError(f"{dream_path} and {source_path} share {count} frame(s) from frame {start}; "
+                        "the temporal figure needs two or more")
+    return dict(summarise(figures), frames=count, start=start)
