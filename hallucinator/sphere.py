@@ -325,6 +325,15 @@ def latitude_of_rows(height: int) -> np.ndarray:
     return np.pi / 2 - (np.arange(height) + 0.5) / height * np.pi
 
 
+def pole_blend_weights(height: int, pole_blend) -> np.ndarray:
+    """Weight of the polar views per row, as the engine blends them: a smoothstep in |latitude| from 0 at
+    ``pole_blend[0]`` degrees to 1 at ``pole_blend[1]`` (the band's weight is one minus it)."""
+    lo, hi = pole_blend
+    lat = np.degrees(latitude_of_rows(height))
+    t = np.clip((np.abs(lat) - lo) / max(hi - lo, 1e-6), 0, 1)
+    return t * t * (3 - 2 * t)
+
+
 def latitude_of_rows_tensor(height: int, device=None) -> "torch.Tensor":
     """:func:`latitude_of_rows` as a float64 tensor made on ``device`` (the same values, no numpy)."""
     import torch

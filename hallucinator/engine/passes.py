@@ -108,10 +108,7 @@ class Passes:
     def _blend_weights(self, h: int, device, dtype) -> Tuple[torch.Tensor, np.ndarray]:
         """The band's weight per row (a column tensor) and the polar views' (numpy), a smoothstep in latitude."""
         def make():
-            lat = np.degrees(sphere.latitude_of_rows(h))
-            lo, hi = self.cfg.pole_blend
-            t = np.clip((np.abs(lat) - lo) / max(hi - lo, 1e-6), 0, 1)
-            w_face = t * t * (3 - 2 * t)  # smoothstep
+            w_face = sphere.pole_blend_weights(h, self.cfg.pole_blend)
             return torch.from_numpy(1 - w_face).to(device=device, dtype=dtype)[:, None], w_face
         return self._cached(("blend", h, device, dtype), make)
 

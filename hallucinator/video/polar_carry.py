@@ -37,15 +37,6 @@ INTERPOLATION = {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR}
 BORDER = 2   # columns padded across ±180° when sampling the equirectangular frame
 
 
-def cap_weights(height: int, pole_blend) -> np.ndarray:
-    """Weight of the polar views per row (the engine's blend): a smoothstep from 0 at ``pole_blend[0]``° of
-    latitude to 1 at ``pole_blend[1]``°."""
-    lo, hi = pole_blend
-    lat = np.degrees(sphere.latitude_of_rows(height))
-    t = np.clip((np.abs(lat) - lo) / max(hi - lo, 1e-6), 0, 1)
-    return (t * t * (3 - 2 * t)).astype(np.float32)
-
-
 @dataclass(frozen=True)
 class Cap:
     """One polar view and the equirectangular rows it carries."""
@@ -81,7 +72,7 @@ class Cap:
 @lru_cache(maxsize=8)
 def caps(height: int, width: int, fov: float, pole_blend: Tuple[float, float]) -> Tuple[Cap, ...]:
     """The caps of a ``width`` x ``height`` frame that have rows in the blend: up, then down."""
-    weights = cap_weights(height, pole_blend)
+    weights = sphere.pole_blend_weights(height, pole_blend).astype(np.float32)
     size = max(int(round(sphere.equator_density_side(width, fov))), 16)
     half = height // 2
     out = []
