@@ -100,8 +100,28 @@ def test_the_dream_is_matched_to_its_source_frames(clip, capsys, tmp_path):
     wrong = view_figures.video_figure(src, later, start=0)
     assert aligned["frames"] == FRAMES - 2
     assert aligned["views"]["yaw0"]["strength"] < 0.7 * wrong["views"]["yaw0"]["strength"]
-    (tmp_path / "later.mp4.json").write_text(json.dumps({"options": {"frames": [2, 8]}}))
+    (tmp_path / "later.mp4.json").write_text(json.dumps({"video": {"frames": [2, 8]}}))   # as a run records it
     assert view_figures.video_figure(src, later)["views"]["yaw0"]["strength"] == aligned["views"]["yaw0"]["strength"]
+
+
+def test_a_png_dir_is_the_dream_before_the_codec(clip, tmp_path):
+    """The --png-dir frames give the figure of the dream as dreamed; the same frames encoded give nearly the same."""
+    from hallucinator.io.writer import PngSequenceWriter
+
+    _, frames, pattern = clip
+    src = write(tmp_path / "src.mp4", frames)
+    rng = np.random.default_rng(3)
+    dream = dreamed(frames, [pattern + rng.normal(0, 3, pattern.shape) for _ in range(FRAMES)])
+    with PngSequenceWriter(tmp_path / "frames") as w:
+        for f in dream:
+            w.write(f)
+    lossless = view_figures.video_figure(src, tmp_path / "frames")
+    encoded = view_figures.video_figure(src, write(tmp_path / "dream.mp4", dream))
+    assert lossless["frames"] == encoded["frames"] == FRAMES
+    for name in ("up", "yaw0"):
+        a, b = lossless["views"][name], encoded["views"][name]
+        assert abs(a["strength"] - b["strength"]) < 0.1 * a["strength"]
+    assert main(["inspect", src, str(tmp_path / "frames"), "--json"]) == 0
 
 
 def test_bad_pairs_are_refused_in_one_line(clip, capsys, tmp_path):

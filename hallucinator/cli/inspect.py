@@ -11,7 +11,10 @@ from ..errors import UserError
 def cmd_inspect(args: argparse.Namespace) -> int:
     from ..io.probe import is_video
 
-    videos = [is_video(p) for p in (args.source, args.dream)]
+    import os
+
+    # a folder as the dream: the --png-dir frames of a dreamed video (the dream before any codec)
+    videos = [is_video(args.source), is_video(args.dream) or os.path.isdir(args.dream)]
     if any(videos):
         if not all(videos):
             raise UserError(f"compare a video with a video and a still with a still: {args.source} and "
@@ -43,9 +46,11 @@ def _inspect_video(args: argparse.Namespace) -> int:
 
     from ..video import view_figures
 
-    for path in (args.source, args.dream):
-        if not os.path.isfile(path):
-            raise UserError(f"{path} not found; give the source video and the dream made from it")
+    if not os.path.isfile(args.source):
+        raise UserError(f"{args.source} not found; give the source video and the dream made from it")
+    if not (os.path.isfile(args.dream) or os.path.isdir(args.dream)):
+        raise UserError(f"{args.dream} not found; give the dream video (or its --png-dir folder) made from "
+                        f"{args.source}")
     if args.start is not None and args.start < 0:
         raise UserError(f"--start {args.start} is negative; give the source frame the dream starts at")
     figure = view_figures.video_figure(args.source, args.dream, start=args.start)

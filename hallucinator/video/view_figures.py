@@ -18,6 +18,7 @@ pattern).  :data:`LIMITS` holds the targets.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -152,17 +153,39 @@ def format_report(figure: Dict[str, Any]) -> str:
 
 
 def read_sidecar(dream_path) -> Dict[str, Any]:
-    """The options a dream video was made with, from its ``.json`` sidecar (empty when there is none)."""
+    """The video options a dream was made with, from its ``.json`` sidecar (empty when there is none)."""
     p = Path(str(dream_path) + ".json")
     try:
-        return json.loads(p.read_text()).get("options", {}) or {}
+        record = json.loads(p.read_text())
+        return record.get("video") or record.get("options") or {}
     except (OSError, ValueError, AttributeError):
         return {}
 
 
+@contextmanager
+def _dream_frames(dream_path):
+    """(width, height, iterator of uint8 frames) of a dream video, or of a ``--png-dir`` folder of its frames
+    (``frame_NNNNNN.png``: the dream as dreamed, before any video codec)."""
+    from ..io.images import read_image
+    from ..io.reader import VideoReader
+
+    folder = Path(dream_path)
+    if folder.is_dir():
+        paths = sorted(folder.glob("frame_*.png"))
+        if not paths:
+            from ..errors import UserError
+            raise UserError(f"{folder} holds no frame_NNNNNN.png; give a dream video or a --png-dir folder")
+        h, w = read_image(str(paths[0])).shape[:2]
+        yield w, h, (read_image(str(p)) for p in paths)
+        return
+    with VideoReader(str(dream_path)) as dreams:
+        w, h = dreams.info.display_size
+        yield w, h, (f.image for f in dreams.frames())
+
+
 def video_figure(source_path, dream_path, start: Optional[int] = None,
                  flow: FlowParams = FlowParams()) -> Dict[str, Any]:
-    """The figure of a dreamed video against its source.
+    """The figure of a dreamed video (or its ``--png-dir`` folder) against its source.
 
     The source is prepared as the run prepared it: eyes split, resized wrap-aware to the dream's size, from
     frame ``start`` (default: the first frame of the sidecar's ``frames``, else 0).
@@ -175,8 +198,7 @@ def video_figure(source_path, dream_path, start: Optional[int] = None,
 
     if start is None:
         start = int((read_sidecar(dream_path).get("frames") or [0])[0] or 0)
-    with VideoReader(dream_path) as dreams, VideoReader(source_path) as sources:
-        w, h = dreams.info.display_size
+    with _dream_frames(dream_path) as (w, h, dreams), VideoReader(source_path) as sources:
         eyes = 2 if w == h else 1
         if w != 2 * (h // eyes):
             raise UserError(f"{dream_path} is {w}x{h}, not a 2:1 panorama (or a top-bottom pair of them); "
@@ -185,8 +207,8 @@ def video_figure(source_path, dream_path, start: Optional[int] = None,
                                                         stereo=Stereo.TOP_BOTTOM if eyes == 2 else Stereo.MONO))
         figures = [TemporalFigure(w, h // eyes, flow) for _ in range(eyes)]
         count = 0
-        for src, dream in zip(sources.frames(start), dreams.frames()):
-            halves = [dream.image] if eyes == 1 else [dream.image[:h // 2], dream.image[h // 2:]]
+        for src, dream in zip(sources.frames(start), dreams):
+            halves = [dream] if eyes == 1 else [dream[:h // 2], dream[h // 2:]]
             for fig, s, d in zip(figures, layout.split(src.image), halves):
                 fig.add(s, d)
             count += 1
