@@ -150,10 +150,14 @@ class Dispatcher:
                 pass
         self.running.clear()
 
+    def attempt_log(self) -> Dict[int, List[List]]:
+        """Per chunk, the (pid, node) of each attempt that began dreaming it."""
+        self._poll()
+        return self.attempts
+
     def retries(self) -> Dict[int, int]:
         """Reruns per chunk (attempts beyond the first)."""
-        self._poll()
-        return {c: len(a) - 1 for c, a in self.attempts.items() if len(a) > 1}
+        return {c: len(a) - 1 for c, a in self.attempt_log().items() if len(a) > 1}
 
 
 def task_resources(device: str, threads: int, cluster: Dict[str, float]) -> Dict[str, float]:
