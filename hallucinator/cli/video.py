@@ -181,7 +181,8 @@ def register_bench(bench_sub) -> None:
     p.add_argument("--ray-workers", metavar="N,N", help="instead: dream the clip in chunks on a local Ray with "
                    "each number of workers (e.g. 1,2; --threads per worker, default 1) and print the speed-up")
     p.add_argument("--chunk-frames", type=int, default=12, help="with --ray-workers: frames per chunk (default 12)")
-    p.add_argument("--overlap-frames", type=int, default=6, help="with --ray-workers: overlap (default 6)")
+    p.add_argument("--overlap-frames", default="6", metavar="K,K",
+                   help="with --ray-workers: overlaps, each measured in turn (default 6)")
     p.set_defaults(func=_bench_command)
 
 

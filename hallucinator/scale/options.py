@@ -25,9 +25,9 @@ class ScaleOptions:
         "metavar": "N"})
     chunk_frames: int = field(default=48, metadata={
         "help": "frames per chunk (default 48); a chunk also starts at each scene cut", "metavar": "N"})
-    overlap_frames: int = field(default=6, metadata={
+    overlap_frames: int = field(default=8, metadata={
         "help": "frames a chunk starts early: dreamed from there and faded in over the previous chunk's "
-                "last frames (default 6)", "metavar": "K"})
+                "last frames (default 8)", "metavar": "K"})
     fade: bool = field(default=True, metadata={
         "help": "drop a chunk's early frames instead of fading them in (a visible jump at each boundary)",
         "flag": "--no-overlap-fade", "action": "store_false"})
