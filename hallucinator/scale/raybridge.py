@@ -135,7 +135,7 @@ class Dispatcher:
             if isinstance(cause, UserError):
                 raise UserError(f"{what}: {cause.message}") from None
             raise
-        except self.ray.exceptions.WorkerCrashedError:
+        except (self.ray.exceptions.WorkerCrashedError, self.ray.exceptions.OutOfMemoryError):
             raise UserError(f"{what}: its worker process died on all {1 + self.max_retries} attempts "
                             "(out of memory?); run the same command again to resume, with fewer --workers",
                             code=1) from None
