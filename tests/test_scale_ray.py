@@ -163,3 +163,20 @@ def test_the_driver_killed_mid_run_resumes_from_the_cache_with_the_same_frames(l
     assert ref.dreamed == 4 + 6 * 3
     a, b = read_png_sequence(png), read_png_sequence(tmp_path / "png-ref")
     assert len(a) == 16 and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_a_scene_cut_starts_a_chunk_with_no_warm_up(local_ray, clip, tmp_path):
+    """Four frames of the battle, then four of the same frames turned upside down: a cut at frame 4."""
+    from hallucinator.io.writer import VideoWriter
+    from hallucinator.sphere import resize_equirect_image
+
+    with VideoReader(clip) as reader:
+        frames = [resize_equirect_image(f.image, width=256, height=128) for f in reader.frames(0, 4)]
+    scene = tmp_path / "scene.mp4"
+    with VideoWriter(scene, fps=25, width=256, height=128, crf=16) as w:
+        for img in frames + [np.ascontiguousarray(f[::-1, ::-1]) for f in frames]:
+            w.write(img)
+    r = scaled(str(scene), tmp_path, "cut", workers=2, frames=None, chunk_frames=100, overlap_frames=2)
+    assert [(c["warm_start"], c["start"], c["stop"], c["cut"]) for c in r.scale["chunks"]] == [
+        (0, 0, 4, False), (4, 4, 8, True)]
+    assert r.frames == 8 and r.quality["continuity"]["boundaries"] == []     # a cut is no boundary to judge
