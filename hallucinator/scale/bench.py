@@ -72,8 +72,10 @@ def _bench_overlap(src, cfg, args, tmp, counts: List[int], overlap: int, threads
         runs[n] = {"seconds": r.seconds, "audio": info.has_audio, "projection": info.projection,
                    "continuity": cont, "retries": r.scale["retries"], "chunks": r.scale["chunks"],
                    "strength": r.quality.get("strength")}
+        cpu = sum(c.get("cpu_seconds", 0.0) for c in r.scale["chunks"])
+        runs[n]["chunk_cpu_seconds"] = cpu
         print(f"overlap {overlap}, {n} worker{'s' if n > 1 else ''}: {r.seconds:.2f} s for {r.frames} frames in "
-              f"{len(r.scale['chunks'])} chunks; audio {'yes' if info.has_audio else 'no'}, 360 metadata "
+              f"{len(r.scale['chunks'])} chunks (their CPU time {cpu:.1f} s); audio {'yes' if info.has_audio else 'no'}, 360 metadata "
               f"{info.projection or 'none'}; boundary jump x{cont.get('ratio_max', float('nan')):.3f} of the "
               "median inside chunks (target <= 1.25)")
     first = counts[0]

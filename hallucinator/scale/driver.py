@@ -235,7 +235,8 @@ class ScaledRun:
         for c in chunks:
             r = results.get(c.index)
             rows.append(dict(c.to_dict(), skipped_cached=c not in todo,
-                             **({"seconds": r.seconds, "dreamed": r.dreamed, "from_cache": r.from_cache,
+                             **({"seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "dreamed": r.dreamed,
+                                 "from_cache": r.from_cache,
                                  "pid": r.pid, "node": r.node} if r else {})))
         result.dreamed = sum(r.dreamed for r in results.values())
         result.from_cache = sum(r.from_cache for r in results.values()) + \

@@ -51,6 +51,7 @@ class ChunkResult:
     dreamed: int
     from_cache: int
     seconds: float
+    cpu_seconds: float           # this worker process's CPU time on the chunk (all its threads)
     pid: int
     node: str
     timings: Dict[str, float] = field(default_factory=dict)
@@ -93,7 +94,7 @@ def run_chunk(job: ChunkJob, sources: Optional[Sources] = None,
     """Dream ``job.chunk`` (warm-up and kept frames) into the cache; ``report(frames done)`` as it goes."""
     from ..video.run import VideoDreamer
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if job.threads:
         set_threads(job.threads)
     opts = replace(job.opts, progress=False, cache_dir=job.opts.cache_dir or worker_cache_dir())
@@ -113,7 +114,7 @@ def run_chunk(job: ChunkJob, sources: Optional[Sources] = None,
 
     r = vd.dream_range(keys, job.layout.eyes, sources, on_frame)
     return ChunkResult(chunk=job.chunk.index, frames_key=keys.frames, dreamed=r.dreamed, from_cache=r.from_cache,
-                       seconds=time.perf_counter() - t0, pid=os.getpid(),
+                       seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0, pid=os.getpid(),
                        node=socket.gethostname(), timings=dict(vd.timer.t), dreams=dreams)
 
 
