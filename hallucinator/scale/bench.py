@@ -1,8 +1,8 @@
 """``hallucinator bench video --ray-workers 1,2``: one clip dreamed in the same chunks by 1, 2 ... workers.
 
 Ray is started once, with a CPU per worker thread, and each worker process loads the engine before
-anything is timed; ``--overlap-frames 0,2,6`` repeats it for each overlap (so the figures compare dreaming, not process start-up; Ray's own start is printed
-apart).  Each worker count gets a fresh cache.  Printed: seconds per worker count, the speed-up over
+anything is timed (so the figures compare dreaming, not process start-up; Ray's own start is printed
+apart).  ``--overlap-frames 0,2,6`` repeats it for each overlap.  Each worker count gets a fresh cache.  Printed: seconds per worker count, the speed-up over
 the first, whether the frames are identical, audio and 360° metadata in the output, and the
 continuity figure (:mod:`.continuity`).
 """
@@ -75,8 +75,8 @@ def _bench_overlap(src, cfg, args, tmp, counts: List[int], overlap: int, threads
         cpu = sum(c.get("cpu_seconds", 0.0) for c in r.scale["chunks"])
         runs[n]["chunk_cpu_seconds"] = cpu
         print(f"overlap {overlap}, {n} worker{'s' if n > 1 else ''}: {r.seconds:.2f} s for {r.frames} frames in "
-              f"{len(r.scale['chunks'])} chunks (their CPU time {cpu:.1f} s); audio {'yes' if info.has_audio else 'no'}, 360 metadata "
-              f"{info.projection or 'none'}; boundary jump x{cont.get('ratio_max', float('nan')):.3f} of the "
+              f"{len(r.scale['chunks'])} chunks (their CPU time {cpu:.1f} s); "
+              f"audio {'yes' if info.has_audio else 'no'}, 360 metadata {info.projection or 'none'}; boundary jump x{cont.get('ratio_max', float('nan')):.3f} of the "
               "median inside chunks (target <= 1.25)")
     first = counts[0]
     for n in counts[1:]:
