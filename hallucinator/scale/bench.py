@@ -2,9 +2,10 @@
 
 Ray is started once, with a CPU per worker thread, and each worker process loads the engine before
 anything is timed (so the figures compare dreaming, not process start-up; Ray's own start is printed
-apart).  ``--overlap-frames 0,2,6`` repeats it for each overlap.  Each worker count gets a fresh cache.  Printed: seconds per worker count, the speed-up over
-the first, whether the frames are identical, audio and 360° metadata in the output, and the
-continuity figure (:mod:`.continuity`).
+apart).  ``--overlap-frames 0,2,6`` repeats it for each overlap.  Each worker count gets a fresh
+cache.  Printed: seconds per worker count (and the chunks' CPU time), the speed-up over the first,
+whether the frames are identical, audio and 360° metadata in the output, and the continuity figure
+(:mod:`.continuity`).
 """
 from __future__ import annotations
 
@@ -76,8 +77,9 @@ def _bench_overlap(src, cfg, args, tmp, counts: List[int], overlap: int, threads
         runs[n]["chunk_cpu_seconds"] = cpu
         print(f"overlap {overlap}, {n} worker{'s' if n > 1 else ''}: {r.seconds:.2f} s for {r.frames} frames in "
               f"{len(r.scale['chunks'])} chunks (their CPU time {cpu:.1f} s); "
-              f"audio {'yes' if info.has_audio else 'no'}, 360 metadata {info.projection or 'none'}; boundary jump x{cont.get('ratio_max', float('nan')):.3f} of the "
-              "median inside chunks (target <= 1.25)")
+              f"audio {'yes' if info.has_audio else 'no'}, 360 metadata {info.projection or 'none'}; "
+              f"boundary jump x{cont.get('ratio_max', float('nan')):.3f} of the median inside chunks "
+              "(target <= 1.25)")
     first = counts[0]
     for n in counts[1:]:
         same = len(frames[n]) == len(frames[first]) and all(np.array_equal(a, b)
