@@ -151,7 +151,8 @@ class ScaledRun:
             running = {c.index for c in todo}
             try:
                 result = self._assemble(src, chunks, keys, output,
-                                        lambda k: self._receive(d.wait_for(k), keys[k]) if k in running else None)
+                                        lambda k: self._receive(d.wait_for(k), keys[k]) if k in running else None,
+                                        d.pump)
             finally:
                 d.cancel()
             info = {"retries": d.retries(), "results": d.results}
@@ -174,8 +175,10 @@ class ScaledRun:
 
     # -- assemble
 
-    def _assemble(self, src: Source, chunks: List[Chunk], keys, output, ready: Callable[[int], Any]) -> RunResult:
-        """Write every frame in order; ``ready(chunk)`` waits until that chunk's frames are in the cache."""
+    def _assemble(self, src: Source, chunks: List[Chunk], keys, output, ready: Callable[[int], Any],
+                  between: Callable[[], None] = lambda: None) -> RunResult:
+        """Write every frame in order; ``ready(chunk)`` waits until that chunk's frames are in the cache,
+        ``between()`` runs after each frame (to keep the workers fed)."""
         o, layout, cache = self.opts, src.layout, self.vd.cache
         parts = contributions(chunks, self.scale.fade)
         done: set = set()
@@ -207,6 +210,7 @@ class ScaledRun:
                         pairs.append((i, e, sources[e], dreams[e]))
                 sink.write(i, frame.pts, layout.join(dreams), layout.join(sources))
                 prev, n = (sources, dreams), n + 1
+                between()
         quality = clip_figures(figures)
         quality.update(sphere_figures(pairs, self.vd.warnings))
         quality["continuity"] = boundary_figures(figures, chunks, self.scale.fade, sorted(cold))

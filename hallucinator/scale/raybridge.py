@@ -107,18 +107,33 @@ class Dispatcher:
     def wait_for(self, chunk: int) -> ChunkResult:
         """Run tasks until chunk ``chunk``'s result is in; a failed chunk fails here with one line."""
         while chunk not in self.results:
-            while self.queue and len(self.running) < self.window:
-                job, sources = self.queue.pop(0)
-                data = self.ray.put(sources()) if sources else None
-                self.running[self.task.remote(job, data, self.progress)] = job
+            self._top_up()
             if not self.running:
                 raise RuntimeError(f"chunk {chunk} was never submitted")
             ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=0.5)
-            for ref in ready:
-                job = self.running.pop(ref)
-                self.results[job.chunk.index] = self._get(ref, job)
+            self._collect(ready)
             self._poll()
+        self._top_up()
         return self.results[chunk]
+
+    def pump(self) -> None:
+        """Collect finished chunks and start queued ones, without waiting (called between frames written)."""
+        if self.running:
+            ready, _ = self.ray.wait(list(self.running), num_returns=len(self.running), timeout=0)
+            self._collect(ready)
+        self._top_up()
+        self._poll()
+
+    def _top_up(self) -> None:
+        while self.queue and len(self.running) < self.window:
+            job, sources = self.queue.pop(0)
+            data = self.ray.put(sources()) if sources else None
+            self.running[self.task.remote(job, data, self.progress)] = job
+
+    def _collect(self, ready) -> None:
+        for ref in ready:
+            job = self.running.pop(ref)
+            self.results[job.chunk.index] = self._get(ref, job)
 
     def _poll(self) -> None:
         done, self.attempts = self.ray.get(self.progress.state.remote())
