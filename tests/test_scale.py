@@ -8,7 +8,7 @@ import pytest
 from conftest import shared_file
 
 from hallucinator.cli import main
-from hallucinator.scale.chunks import contributions, cuts_from_occlusion, plan_chunks
+from hallucinator.scale.chunks import contributions, cuts_from_occlusion, fade_weight, plan_chunks
 from hallucinator.scale.continuity import boundary_figures
 from hallucinator.scale.options import ScaleOptions
 from hallucinator.video.figures import FrameFigures
@@ -32,11 +32,20 @@ def test_every_frame_is_made_once_and_fades_in_the_next_chunk():
     assert sorted(parts) == list(range(12))
     for frame, mix in parts.items():
         assert abs(sum(w for _, w in mix) - 1.0) < 1e-12
-    assert parts[1] == [(0, 1.0)]
-    assert parts[2] == [(0, pytest.approx(2 / 3)), (1, pytest.approx(1 / 3))]
-    assert parts[3] == [(0, pytest.approx(1 / 3)), (1, pytest.approx(2 / 3))]
-    assert parts[4] == [(1, 1.0)]
+    assert parts[1] == [(0, 1.0)] and parts[4] == [(1, 1.0)]
+    # frames 2 and 3: the previous chunk's dream fading out, the next one's fading in, symmetrically
+    (a2, w2), (b2, v2) = parts[2]
+    (a3, w3), (b3, v3) = parts[3]
+    assert (a2, b2, a3, b3) == (0, 1, 0, 1)
+    assert 0 < v2 < 0.5 < v3 < 1 and v2 + v3 == pytest.approx(1.0)
     assert all(len(m) == 1 for m in contributions(chunks, fade=False).values())
+
+
+def test_the_fade_ramp_rises_from_0_to_1_symmetrically():
+    xs = [k / 20 for k in range(21)]
+    ws = [fade_weight(x) for x in xs]
+    assert ws[0] == 0 and ws[-1] == 1 and all(b > a for a, b in zip(ws, ws[1:]))
+    assert all(fade_weight(x) + fade_weight(1 - x) == pytest.approx(1.0) for x in xs)
 
 
 def test_cuts_are_frames_the_chain_would_start_afresh():
