@@ -25,6 +25,7 @@ from ..video.cache import Cache, default_cache_dir
 from ..video.figures import compare
 from ..video.flow import FlowParams
 from ..video.options import BLEND_PRESETS, BlendParams, VideoOptions, blend_preset, parse_frames
+from ..scale.options import ScaleOptions
 from ..video.run import SHARED_CLIP, RunResult, VideoDreamer, demo_video, dream_video, shared_data_dir
 from ..video.view_figures import format_report, video_figure
 from .args import add_dataclass_arguments, values_from_args
@@ -36,6 +37,16 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     add_dataclass_arguments(g, VideoOptions)
     add_dataclass_arguments(g, BlendParams)
     add_dataclass_arguments(g, FlowParams)
+    add_dataclass_arguments(parser.add_argument_group("scale-out on Ray (docs/scale-out.md)"), ScaleOptions)
+
+
+def scale_from_args(args: argparse.Namespace) -> ScaleOptions:
+    """The :class:`ScaleOptions` a parsed ``dream`` command line asks for; its options need ``--ray``."""
+    values = values_from_args(args, ScaleOptions)
+    if values and not values.get("ray"):
+        given = ", ".join("--" + k.replace("_", "-") for k in values)
+        raise UserError(f"{given} apply to a run on Ray; add --ray local (or --ray ADDRESS of a cluster)")
+    return ScaleOptions(**values).validate()
 
 
 def options_from_args(args: argparse.Namespace) -> VideoOptions:
@@ -62,7 +73,13 @@ def run_video(args: argparse.Namespace, cfg) -> int:
                         "use --png-dir for a PNG sequence")
     quiet = bool(getattr(args, "quiet", False))
     opts = replace(options_from_args(args), progress=not quiet)
-    result = VideoDreamer(cfg, opts).run(args.input, output)
+    scale = scale_from_args(args)
+    if scale.ray:
+        from ..scale.driver import ScaledRun
+
+        result = ScaledRun(cfg, opts, scale).run(args.input, output)
+    else:
+        result = VideoDreamer(cfg, opts).run(args.input, output)
     if not quiet:
         print(summary(result))
     return 0
@@ -82,7 +99,14 @@ def summary(r: RunResult) -> str:
     for label, path in (("dream", r.output), ("control", r.control), ("png", r.png_dir), ("sidecar", r.sidecar)):
         if path:
             lines.append(f"  {label:8s} {path}")
+    if r.scale:
+        s = r.scale
+        lines.append(f"  {len(s['chunks'])} chunks on {s['workers']} workers ({s['chunks_cached']} from the cache), "
+                     f"reruns {sum(s['retries'].values())}")
     if q:
+        if q.get("continuity", {}).get("ratio_max") is not None:
+            lines.append(f"  chunk boundaries: added warping error up to x{q['continuity']['ratio_max']:.2f} "
+                         "the median inside chunks (target <= 1.25)")
         if q.get("warp_error") is not None:
             lines.append(f"  temporal warping error (minus source's) {q['warp_error']:.5f}")
         if q.get("vs_independent"):
@@ -155,6 +179,11 @@ def register_bench(bench_sub) -> None:
     p.add_argument("--cache-dir", default=None, help="cache folder (default: a fresh temporary one)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    p.add_argument("--ray-workers", metavar="N,N", help="instead: dream the clip in chunks on a local Ray with "
+                   "each number of workers (e.g. 1,2; --threads per worker, default 1) and print the speed-up")
+    p.add_argument("--chunk-frames", type=int, default=12, help="with --ray-workers: frames per chunk (default 12)")
+    p.add_argument("--overlap-frames", default="6", metavar="K,K",
+                   help="with --ray-workers: overlaps, each measured in turn (default 6)")
     p.set_defaults(func=_bench_command)
 
 
@@ -191,6 +220,14 @@ def _bench_command(args) -> int:
     set_threads(args.threads or None)   # 0: torch's default
     cfg, cfg2, what = _bench_config(args)
     report: Dict[str, Any] = {"input": src, "frames": args.frames, "size": args.size, "config": cfg.to_dict()}
+    if args.ray_workers:
+        from ..scale.bench import bench_scale
+
+        with tempfile.TemporaryDirectory(prefix="hallucinator-bench-") as tmp:
+            report["ray"] = bench_scale(src, cfg, args, tmp)
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+        return 0
     with tempfile.TemporaryDirectory(prefix="hallucinator-bench-") as tmp:
         common = dict(frames=args.frames, size=args.size, cache_dir=args.cache_dir or os.path.join(tmp, "cache"),
                       blend=args.blend, progress=True, to_2to1=args.to_2to1, stereo=args.stereo)

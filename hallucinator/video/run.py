@@ -24,7 +24,9 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+import numpy as np
 
 from ..errors import UserError, notice
 from ..io.images import NEUTRAL
@@ -64,10 +66,21 @@ class RunResult:
     seconds: float = 0.0
     timings: Dict[str, float] = field(default_factory=dict)
     sidecar: Optional[str] = None
+    scale: Optional[Dict[str, Any]] = None     # a run in chunks on Ray: the plan, workers, retries, timings
 
 
 @dataclass
-class _Source:
+class RangeResult:
+    """What :meth:`VideoDreamer.dream_range` did: its keys, per-eye figures, frames dreamed and from the cache."""
+
+    keys: CacheKeys
+    figures: List[List[FrameFigures]]
+    dreamed: int
+    from_cache: int
+
+
+@dataclass
+class Source:
     """The input of a run, opened: its reader, what it holds, its hash, layout and cache keys."""
 
     path: str
@@ -97,16 +110,10 @@ class VideoDreamer:
         o = self.opts
         t_start = time.perf_counter()
         input_path = str(input_path)
-        if output is None and o.png_dir is None:
-            raise UserError("give an output video, or --png-dir for a PNG sequence")
         set_threads(int(o.threads) or None)   # 0: torch's default
-        for target in (output, o.control):
-            if target and os.path.abspath(target) == os.path.abspath(input_path):
-                raise UserError(f"output {target} is the input file; choose another name")
-            if target:
-                check_video_output(target)
+        self.check_outputs(input_path, output)
         with VideoReader(input_path) as reader:
-            src = self._plan(input_path, reader)
+            src = self.plan(input_path, reader)
             audio_from = input_path if (o.audio and src.info.has_audio) else None
             with Sink(output, o, src.info, src.layout, audio_from, src.start, self.timer, self.warnings) as sink:
                 self._record(src)
@@ -117,12 +124,23 @@ class VideoDreamer:
         if output or o.png_dir:
             result.sidecar = str(output or Path(o.png_dir)) + ".json"
             try:
-                write_sidecar(result.sidecar, self._sidecar(src, result))
+                write_sidecar(result.sidecar, self.sidecar(src, result))
             except OSError as exc:
                 raise write_error(exc, result.sidecar, "or choose another output folder") from None
         return result
 
-    def _plan(self, input_path: str, reader: VideoReader) -> _Source:
+    def check_outputs(self, input_path: str, output) -> None:
+        """Refuse a run with no output, an output that is the input, or an output that cannot be written."""
+        o = self.opts
+        if output is None and o.png_dir is None:
+            raise UserError("give an output video, or --png-dir for a PNG sequence")
+        for target in (output, o.control):
+            if target and os.path.abspath(target) == os.path.abspath(input_path):
+                raise UserError(f"output {target} is the input file; choose another name")
+            if target:
+                check_video_output(target)
+
+    def plan(self, input_path: str, reader: VideoReader) -> Source:
         """Check the whole file and the range, plan the layout, say what is converted; nothing is written yet."""
         o, info = self.opts, reader.info
         start, stop = o.frames if o.frames else (0, None)
@@ -133,7 +151,7 @@ class VideoDreamer:
         for note in self._conversions(info, layout):
             self.warnings.append(note)
             notice(f"{input_path}: {note}")
-        return _Source(input_path, reader, info, "", layout, None, start, stop)
+        return Source(input_path, reader, info, "", layout, None, start, stop)
 
     def _conversions(self, info: VideoInfo, layout: Layout) -> List[str]:
         """One line for each way the frames dreamed differ from the frames in the file."""
@@ -152,17 +170,45 @@ class VideoDreamer:
             notes.append(f"source has a display rotation of {info.rotation}°; frames were turned upright")
         return notes
 
-    def _record(self, src: _Source) -> None:
+    def _record(self, src: Source) -> None:
         """Hash the source and record it in the cache (once every check has passed and the outputs are open)."""
         src.sha = source_sha256(src.path, self.cache)
-        o = self.opts
-        src.keys = cache_keys(src.sha, src.layout.key(), self.engines, o.independent, o.blend, src.start)
-        self.cache.write_json(self.cache.path(src.keys.base, "info.json"),
-                              {"source": src.path, "sha256": src.sha, "layout": asdict(src.layout)})
-        self.cache.write_json(self.cache.path(src.keys.frames, "settings.json"),
-                              {"config": self.cfg.to_dict(), "options": o.to_dict(), "keys": asdict(src.keys)})
+        src.keys = self.keys(src.path, src.sha, src.layout, src.start)
 
-    def _loop(self, src: _Source, sink: Sink, output) -> RunResult:
+    def keys(self, path: str, sha: str, layout: Layout, start: int) -> CacheKeys:
+        """The cache keys of a chain that starts cold at frame ``start``; records the source and settings."""
+        o = self.opts
+        keys = cache_keys(sha, layout.key(), self.engines, o.independent, o.blend, start)
+        self.cache.write_json(self.cache.path(keys.base, "info.json"),
+                              {"source": path, "sha256": sha, "layout": asdict(layout)})
+        self.cache.write_json(self.cache.path(keys.frames, "settings.json"),
+                              {"config": self.cfg.to_dict(), "options": o.to_dict(), "keys": asdict(keys)})
+        return keys
+
+    def dream_range(self, keys: CacheKeys, eyes: int, frames: Iterable[Tuple[int, List[np.ndarray]]],
+                    on_frame: Optional[Callable[[int, List[np.ndarray], bool], None]] = None) -> RangeResult:
+        """Dream ``frames`` ((index, working source per eye), in order) as one chain starting cold at the first.
+
+        Frames go into the cache under ``keys`` (from :meth:`keys` with the first frame's index) and to
+        ``on_frame(index, dreams, from_cache)``; nothing else is written.  A chunk of a scaled-out run is
+        one such range: its warm-up frames and the frames it keeps.
+        """
+        chainer = ChainDreamer(self.cfg, self.opts, self.cache, keys, self.engines, self.timer)
+        chains = chainer.chains(eyes)
+        dreamed = cached = 0
+        for index, sources in frames:
+            dreams, hit = [], True
+            for chain, source in zip(chains, sources):
+                dream, from_cache = chainer.step(chain, index, source)
+                dreams.append(dream)
+                hit = hit and from_cache
+            cached += int(hit)
+            dreamed += int(not hit)
+            if on_frame is not None:
+                on_frame(index, dreams, hit)
+        return RangeResult(keys=keys, figures=[c.figures for c in chains], dreamed=dreamed, from_cache=cached)
+
+    def _loop(self, src: Source, sink: Sink, output) -> RunResult:
         """Every frame of the range: split into eyes, advance each eye's chain, write; then the figures."""
         from tqdm import tqdm
 
@@ -196,7 +242,7 @@ class VideoDreamer:
                          figures=[c.figures for c in chains], quality=self._quality(chains, src, indices),
                          frame_key=src.keys.frames, dream_frames_dir=str(self.cache.path(src.keys.frames)))
 
-    def _quality(self, chains: List[EyeChain], src: _Source, indices: List[int]) -> Dict[str, Any]:
+    def _quality(self, chains: List[EyeChain], src: Source, indices: List[int]) -> Dict[str, Any]:
         """The clip's figures, seam/pole figures on a few frames, and the comparison with --independent."""
         q = clip_figures([c.figures for c in chains])
         q.update(sphere_figures(self._sphere_pairs(src, pick_frames(indices, self.opts.quality_frames)),
@@ -206,7 +252,7 @@ class VideoDreamer:
             q["vs_independent"] = compare(clip_figures([c.figures for c in chains]), q["independent"])
         return q
 
-    def _sphere_pairs(self, src: _Source, picks: List[int]):
+    def _sphere_pairs(self, src: Source, picks: List[int]):
         """(frame, eye, source, dream) of the picked frames, from the cache (the pyramid's top is the source)."""
         from ..sphere import resize_equirect_image
 
@@ -220,7 +266,7 @@ class VideoDreamer:
                     continue
                 yield idx, e, resize_equirect_image(levels[-1], width=layout.width, height=layout.height), dream
 
-    def _sidecar(self, src: _Source, result: RunResult) -> Dict[str, Any]:
+    def sidecar(self, src: Source, result: RunResult) -> Dict[str, Any]:
         from .. import __version__
 
         o, d = self.opts, self.engines.cold

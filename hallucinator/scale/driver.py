@@ -1,0 +1,253 @@
+"""The driver of a scaled-out run: plan the chunks, run them on Ray, assemble the outputs in order.
+
+1. The input is checked and planned as for an ordinary run (:class:`~hallucinator.video.run.VideoDreamer`).
+2. One pass over the range computes each frame's flow from the previous one (cached: the workers take
+   them from the cache) and finds the scene cuts by the chain's own rule; :func:`~.chunks.plan_chunks`
+   cuts the range.
+3. Chunks whose frames are all in the cache are not run again (a rerun after the driver was killed
+   resumes); the others become Ray tasks, ``workers`` at once.
+4. Frames are assembled in order as their chunks finish: each from its chunk's cached dream, faded with
+   the next chunk's warm-up where they overlap; written with audio, 360° metadata and the matched
+   control (:class:`~hallucinator.video.sink.Sink`); figures measured on the output itself.
+5. One sidecar records the plan, the workers, retries, cache hits and per-chunk timings.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Dict, List
+
+import numpy as np
+
+from ..io.reader import VideoReader
+from ..provenance import write_sidecar
+from ..video import flow as flowmod
+from ..video.cache import CacheKeys, source_sha256, write_error
+from ..video.chain import ChainDreamer
+from ..video.figures import clip_figures, frame_figures, pick_frames, sphere_figures
+from ..video.options import VideoOptions
+from ..video.run import RunResult, Source, VideoDreamer
+from ..video.sink import Sink
+from .chunks import Chunk, contributions, cuts_from_occlusion, plan_chunks
+from .continuity import boundary_figures
+from .options import LOCAL, ScaleOptions
+from .tasks import ChunkJob, ChunkResult, Sources
+
+
+def default_workers(device: str, threads: int) -> int:
+    """One per GPU when there are GPUs to use, else one per ``threads`` CPU cores."""
+    if device != "cpu":
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.device_count()
+    return max(1, (os.cpu_count() or 1) // max(1, threads))
+
+
+class ScaledRun:
+    """A video dreamed in chunks on Ray; ``ScaledRun(cfg, opts, scale).run(input, output)``."""
+
+    def __init__(self, cfg, opts: VideoOptions, scale: ScaleOptions):
+        self.cfg, self.opts, self.scale = cfg, opts, scale.validate()
+        self.vd = VideoDreamer(cfg, opts)
+        self.threads = int(opts.threads) or 1             # per worker
+        self.workers = scale.workers or default_workers(cfg.device, self.threads)
+
+    def run(self, input_path, output=None) -> RunResult:
+        from .raybridge import import_ray
+
+        t_start = time.perf_counter()
+        input_path = str(input_path)
+        import_ray()                          # say how to get Ray before anything else
+        self.vd.check_outputs(input_path, output)
+        with VideoReader(input_path) as reader:
+            src = self.vd.plan(input_path, reader)
+        src.sha = source_sha256(input_path, self.vd.cache)
+        stop, occluded = self._prepass(src)
+        chunks = plan_chunks(src.start, stop, cuts_from_occlusion(occluded, self.opts.blend.reset_fraction),
+                             self.scale.chunk_frames, self.scale.overlap_frames)
+        keys = {c.index: self.vd.keys(input_path, src.sha, src.layout, c.warm_start) for c in chunks}
+        src.keys = keys[0]
+        todo = [c for c in chunks if not self._cached(c, keys[c.index], src.layout.eyes)]
+        if todo:
+            result, info = self._run_on_ray(src, chunks, todo, keys, output)
+        else:
+            result, info = self._assemble(src, chunks, keys, output, lambda c: None), {"retries": {}}
+        result.seconds = time.perf_counter() - t_start
+        result.timings = dict(self.vd.timer.t, total=result.seconds, fps=result.frames / max(result.seconds, 1e-9))
+        result.scale = self._scale_record(chunks, todo, info, result)
+        if output or self.opts.png_dir:
+            result.sidecar = str(output or Path(self.opts.png_dir)) + ".json"
+            record = dict(self.vd.sidecar(src, result), kind="video-scaled", scale=result.scale)
+            try:
+                write_sidecar(result.sidecar, record)
+            except OSError as exc:
+                raise write_error(exc, result.sidecar, "or choose another output folder") from None
+        return result
+
+    # -- plan
+
+    def _prepass(self, src: Source):
+        """(stop, occluded fraction per frame): the range's end, and each frame's occlusion from the previous.
+
+        The flows land in the cache, where the workers (and the figures) find them.
+        """
+        chainer = ChainDreamer(self.cfg, self.opts, self.vd.cache, self._flow_keys(src), self.vd.engines,
+                               self.vd.timer)
+        occluded: Dict[int, float] = {}
+        prev = None
+        index = src.start - 1
+        with VideoReader(src.path) as reader:
+            for frame in reader.frames(src.start, src.stop):
+                index = frame.index
+                cur = src.layout.split(frame.image)
+                if prev is not None:
+                    fractions = [float(flowmod.occlusion_mask(*chainer.flows(e, index, p, c)).mean())
+                                 for e, (p, c) in enumerate(zip(prev, cur))]
+                    occluded[index] = max(fractions)
+                prev = cur
+        return index + 1, occluded
+
+    def _flow_keys(self, src: Source) -> CacheKeys:
+        from ..provenance import short_hash
+
+        base = f"{src.sha[:24]}/prep-{src.layout.key()}"
+        return CacheKeys(base=base, pyramid="", flow=f"{base}/flow-{short_hash(self.opts.blend.flow.to_dict())}",
+                         frames="", independent_frames="")
+
+    def _cached(self, chunk: Chunk, keys: CacheKeys, eyes: int) -> bool:
+        """Every frame the chunk dreams is in the cache."""
+        return all(self.vd.cache.path(keys.frames, f"eye{e}", f"{i:06d}.png").is_file()
+                   for i in range(chunk.warm_start, chunk.stop) for e in range(eyes))
+
+    # -- run
+
+    def _run_on_ray(self, src: Source, chunks: List[Chunk], todo: List[Chunk], keys, output):
+        from tqdm import tqdm
+
+        from .raybridge import Dispatcher, ray_session, task_resources
+
+        total = sum(c.dreamed for c in todo)
+        bar = tqdm(total=total, unit="frame", desc=f"dreaming ({self.workers} workers)", file=sys.stderr,
+                   disable=not self.opts.progress, dynamic_ncols=True)
+
+        def show(done: Dict[int, int]) -> None:
+            bar.n = min(total, sum(done.values()))
+            bar.refresh()
+
+        ship = self.scale.ship_frames
+        job_opts = replace(self.opts, cache_dir=None if ship else str(self.vd.cache.root.resolve()),
+                           progress=False)
+        with bar, ray_session(self.scale.ray or LOCAL, self.workers * self.threads) as ray:
+            resources = task_resources(self.cfg.device, self.threads, ray.cluster_resources())
+            d = Dispatcher(ray, self.workers, self.scale.retries, resources, show)
+            for c in todo:
+                job = ChunkJob(c, self.cfg, job_opts, os.path.abspath(src.path), src.sha, src.layout,
+                               self.threads, ship)
+                d.submit(job, (lambda c=c: self._sources(src, c)) if ship else None)
+            running = {c.index for c in todo}
+            try:
+                result = self._assemble(src, chunks, keys, output,
+                                        lambda k: self._receive(d.wait_for(k), keys[k]) if k in running else None,
+                                        d.pump)
+            finally:
+                d.cancel()
+            info = {"retries": d.retries(), "results": d.results}
+        return result, info
+
+    def _sources(self, src: Source, chunk: Chunk) -> Sources:
+        with VideoReader(src.path) as reader:
+            return [(f.index, src.layout.split(f.image)) for f in reader.frames(chunk.warm_start, chunk.stop)]
+
+    def _receive(self, r: ChunkResult, keys: CacheKeys) -> ChunkResult:
+        """A finished chunk; shipped dreams go into this machine's cache (so a rerun finds them)."""
+        if r.frames_key != keys.frames:
+            raise RuntimeError(f"chunk {r.chunk} was dreamed under key {r.frames_key}, expected {keys.frames} "
+                               "(different package or model versions on the workers?)")
+        for index, dreams in (r.dreams or {}).items():
+            for e, dream in enumerate(dreams):
+                self.vd.cache.save_png(self.vd.cache.path(keys.frames, f"eye{e}", f"{index:06d}.png"), dream)
+        r.dreams = None
+        return r
+
+    # -- assemble
+
+    def _assemble(self, src: Source, chunks: List[Chunk], keys, output, ready: Callable[[int], Any],
+                  between: Callable[[], None] = lambda: None) -> RunResult:
+        """Write every frame in order; ``ready(chunk)`` waits until that chunk's frames are in the cache,
+        ``between()`` runs after each frame (to keep the workers fed)."""
+        o, layout, cache = self.opts, src.layout, self.vd.cache
+        parts = contributions(chunks, self.scale.fade)
+        done: set = set()
+        chainer = ChainDreamer(self.cfg, o, cache, self._flow_keys(src), self.vd.engines, self.vd.timer)
+        figures: List[list] = [[] for _ in range(layout.eyes)]
+        cold = {c.start for c in chunks if c.cut or c.index == 0}     # the output starts afresh here
+        picks = set(pick_frames(list(range(src.start, chunks[-1].stop)), o.quality_frames))
+        pairs, prev, n = [], None, 0
+        audio_from = src.path if (o.audio and src.info.has_audio) else None
+        with VideoReader(src.path) as reader, \
+                Sink(output, o, src.info, layout, audio_from, src.start, self.vd.timer, self.vd.warnings) as sink:
+            for frame in reader.frames(src.start, chunks[-1].stop):
+                i = frame.index
+                for k, _ in parts[i]:
+                    if k not in done:
+                        ready(k)
+                        done.add(k)
+                sources = layout.split(frame.image)
+                dreams = [self._blend(keys, parts[i], e, i, sources[e].shape) for e in range(layout.eyes)]
+                for e in range(layout.eyes):
+                    bwd = occ = None
+                    if prev is not None:
+                        fwd, bwd = chainer.flows(e, i, prev[0][e], sources[e])
+                        occ = flowmod.occlusion_mask(fwd, bwd)
+                    p_src, p_dream = (prev[0][e], prev[1][e]) if prev else (None, None)
+                    figures[e].append(frame_figures(i, dreams[e], sources[e], p_src, p_dream, bwd, occ,
+                                                    cold=i in cold))
+                    if i in picks:
+                        pairs.append((i, e, sources[e], dreams[e]))
+                sink.write(i, frame.pts, layout.join(dreams), layout.join(sources))
+                prev, n = (sources, dreams), n + 1
+                between()
+        quality = clip_figures(figures)
+        quality.update(sphere_figures(pairs, self.vd.warnings))
+        quality["continuity"] = boundary_figures(figures, chunks, self.scale.fade, sorted(cold))
+        return RunResult(output=str(output) if output else None, control=o.control, png_dir=o.png_dir, frames=n,
+                         dreamed=0, from_cache=0, figures=figures, quality=quality, frame_key=keys[0].frames,
+                         dream_frames_dir=str(cache.path(keys[0].frames)))
+
+    def _blend(self, keys, parts, eye: int, index: int, shape) -> np.ndarray:
+        """Frame ``index`` of one eye: its chunk's dream, or the weighted mix of two chunks' in a fade."""
+        imgs = []
+        for k, _ in parts:
+            img = self.vd.cache.load_png(self.vd.cache.path(keys[k].frames, f"eye{eye}", f"{index:06d}.png"), shape)
+            if img is None:
+                raise RuntimeError(f"frame {index} of chunk {k} is missing from the cache after the chunk finished")
+            imgs.append(img)
+        if len(imgs) == 1:
+            return imgs[0]
+        mix = sum(w * img.astype(np.float32) for (_, w), img in zip(parts, imgs))
+        return np.clip(np.rint(mix), 0, 255).astype(np.uint8)
+
+    # -- record
+
+    def _scale_record(self, chunks: List[Chunk], todo: List[Chunk], info, result: RunResult) -> Dict[str, Any]:
+        results: Dict[int, ChunkResult] = info.get("results", {})
+        rows = []
+        for c in chunks:
+            r = results.get(c.index)
+            rows.append(dict(c.to_dict(), skipped_cached=c not in todo,
+                             **({"seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "dreamed": r.dreamed,
+                                 "from_cache": r.from_cache,
+                                 "pid": r.pid, "node": r.node} if r else {})))
+        result.dreamed = sum(r.dreamed for r in results.values())
+        result.from_cache = sum(r.from_cache for r in results.values()) + \
+            sum(c.dreamed for c in chunks if c not in todo)
+        return {"options": self.scale.to_dict(), "ray": self.scale.ray, "workers": self.workers,
+                "threads_per_worker": self.threads, "frames_shipped": self.scale.ship_frames,
+                "chunks": rows, "chunks_run": len(todo), "chunks_cached": len(chunks) - len(todo),
+                "retries": info.get("retries", {}), "frames_dreamed": result.dreamed,
+                "frames_from_cache": result.from_cache,
+                "seeds": "config seed + source frame index; each chunk's chain starts cold at its warm_start"}

@@ -1,0 +1,182 @@
+"""Ray, at arm's length: importing it, starting or joining it, the chunk task, progress, and its errors.
+
+Ray is an optional extra (``pip install "hallucinator[ray]"``); nothing else in the package imports
+it.  :func:`ray_session` starts a local Ray (``--ray local``: one CPU per worker thread, quiet, no
+dashboard) or joins a running cluster (``--ray ADDRESS``), and leaves it as it found it.
+:class:`Dispatcher` keeps ``workers`` chunks running, collects their results as they finish, and
+reads their progress from one small actor so a single bar covers every worker.
+
+A worker process that dies (killed, out of memory) makes Ray rerun its chunk, up to ``retries``
+times, on any worker; a :class:`~hallucinator.errors.UserError` inside a chunk (a frame that cannot
+be decoded) is not retried and fails the job with its one line.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterator, List, Optional
+
+from ..errors import UserError
+from .options import LOCAL
+from .tasks import ChunkJob, ChunkResult, Sources, run_chunk
+
+INSTALL = 'pip install "hallucinator[ray]"'
+
+
+def import_ray():
+    """The ``ray`` module, or a one-line error saying how to get it."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError(f"--ray needs Ray, which is not installed; {INSTALL}") from None
+    return ray
+
+
+@contextmanager
+def ray_session(address: str, cpus: int) -> Iterator[object]:
+    """Ray started here (``local``, with ``cpus`` CPUs) or joined at ``address``; shut down or left on exit.
+
+    When this process is already connected to Ray, that connection is used and left open.
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        yield ray
+        return
+    quiet = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    try:
+        if address == LOCAL:
+            ray.init(address="local", num_cpus=cpus, **quiet)    # a new Ray, never one found running
+        else:
+            ray.init(address=address, **quiet)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        where = "start a local Ray" if address == LOCAL else f"join the Ray cluster at {address}"
+        raise UserError(f"cannot {where} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                        "start one with 'ray start --head' and give its address, or use --ray local") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+class _Progress:
+    """Frames done per chunk and each chunk's attempts (pid, node), reported by the tasks."""
+
+    def __init__(self):
+        self.done: Dict[int, int] = {}
+        self.attempts: Dict[int, List[List]] = {}
+
+    def start(self, chunk: int, pid: int, node: str) -> None:
+        self.attempts.setdefault(chunk, []).append([pid, node])
+        self.done[chunk] = 0
+
+    def frame(self, chunk: int, done: int) -> None:
+        self.done[chunk] = max(self.done.get(chunk, 0), done)
+
+    def state(self):
+        return self.done, self.attempts
+
+
+def dream_chunk(job: ChunkJob, sources: Optional[Sources], progress) -> ChunkResult:
+    """The Ray task: record the attempt, dream the chunk, report frames as they are done."""
+    import ray
+
+    ray.get(progress.start.remote(job.chunk.index, os.getpid(), socket.gethostname()))
+    return run_chunk(job, sources, lambda n: progress.frame.remote(job.chunk.index, n))
+
+
+class Dispatcher:
+    """Runs chunk jobs as Ray tasks, at most ``window`` at once; results by chunk index as they finish."""
+
+    def __init__(self, ray, window: int, retries: int, resources: Dict[str, float],
+                 on_progress: Optional[Callable[[Dict[int, int]], None]] = None):
+        self.ray, self.window, self.on_progress = ray, max(1, window), on_progress
+        self.max_retries = retries
+        self.task = ray.remote(dream_chunk).options(max_retries=retries, retry_exceptions=False, **resources)
+        self.progress = ray.remote(num_cpus=0)(_Progress).remote()
+        self.queue: List[tuple] = []
+        self.running: Dict[object, ChunkJob] = {}
+        self.results: Dict[int, ChunkResult] = {}
+        self.attempts: Dict[int, List[List]] = {}
+
+    def submit(self, job: ChunkJob, sources: Optional[Callable[[], Sources]] = None) -> None:
+        """Queue ``job``; ``sources`` (called when it starts) gives its frames when they are shipped."""
+        self.queue.append((job, sources))
+
+    def wait_for(self, chunk: int) -> ChunkResult:
+        """Run tasks until chunk ``chunk``'s result is in; a failed chunk fails here with one line."""
+        while chunk not in self.results:
+            self._top_up()
+            if not self.running:
+                raise RuntimeError(f"chunk {chunk} was never submitted")
+            ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=0.5)
+            self._collect(ready)
+            self._poll()
+        self._top_up()
+        return self.results[chunk]
+
+    def pump(self) -> None:
+        """Collect finished chunks and start queued ones, without waiting (called between frames written)."""
+        if self.running:
+            ready, _ = self.ray.wait(list(self.running), num_returns=len(self.running), timeout=0)
+            self._collect(ready)
+        self._top_up()
+        self._poll()
+
+    def _top_up(self) -> None:
+        while self.queue and len(self.running) < self.window:
+            job, sources = self.queue.pop(0)
+            data = self.ray.put(sources()) if sources else None
+            self.running[self.task.remote(job, data, self.progress)] = job
+
+    def _collect(self, ready) -> None:
+        for ref in ready:
+            job = self.running.pop(ref)
+            self.results[job.chunk.index] = self._get(ref, job)
+
+    def _poll(self) -> None:
+        done, self.attempts = self.ray.get(self.progress.state.remote())
+        if self.on_progress:
+            self.on_progress(done)
+
+    def _get(self, ref, job: ChunkJob) -> ChunkResult:
+        c = job.chunk
+        what = f"chunk {c.index} (frames {c.warm_start}-{c.stop - 1})"
+        try:
+            return self.ray.get(ref)
+        except self.ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, UserError):
+                raise UserError(f"{what}: {cause.message}") from None
+            raise
+        except (self.ray.exceptions.WorkerCrashedError, self.ray.exceptions.OutOfMemoryError):
+            raise UserError(f"{what}: its worker process died on all {1 + self.max_retries} attempts "
+                            "(out of memory?); run the same command again to resume, with fewer --workers",
+                            code=1) from None
+
+    def cancel(self) -> None:
+        """Stop what is still running or queued (after a failure)."""
+        self.queue.clear()
+        for ref in list(self.running):
+            try:
+                self.ray.cancel(ref, force=True)
+            except Exception:
+                pass
+        self.running.clear()
+
+    def attempt_log(self) -> Dict[int, List[List]]:
+        """Per chunk, the (pid, node) of each attempt that began dreaming it."""
+        self._poll()
+        return self.attempts
+
+    def retries(self) -> Dict[int, int]:
+        """Reruns per chunk (attempts beyond the first)."""
+        return {c: len(a) - 1 for c, a in self.attempt_log().items() if len(a) > 1}
+
+
+def task_resources(device: str, threads: int, cluster: Dict[str, float]) -> Dict[str, float]:
+    """What one chunk task asks of Ray: a GPU when the cluster has them and the device allows, else CPUs."""
+    if device in ("auto", "cuda") and cluster.get("GPU", 0) >= 1:
+        return {"num_gpus": 1, "num_cpus": 1}
+    return {"num_cpus": max(1, threads)}
