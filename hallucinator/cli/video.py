@@ -209,7 +209,7 @@ def _bench_config(args):
 def _timing_line(label: str, r: RunResult) -> str:
     t = r.timings
     return (f"{label}: {r.seconds:.2f} s  [decode {t.get('decode', 0):.2f} s, flow {t.get('flow', 0):.2f} s, "
-            f"pyramids {t.get('pyramid', 0):.2f} s, dream {t.get('dream', 0):.2f} s, "
+            f"pyramids {t.get('pyramid', 0):.2f} s, carry {t.get('carry', 0):.2f} s, dream {t.get('dream', 0):.2f} s, "
             f"encode {t.get('encode', 0):.2f} s]")
 
 

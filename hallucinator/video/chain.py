@@ -145,8 +145,10 @@ class ChainDreamer:
         cached = self.cache.load_flows(path, (cap.size, cap.size))
         if cached is not None:
             return cached
+        t0 = time.perf_counter()
         fwd, bwd = polar_carry.cap_flows(cap, prev_u8, cur_u8, self.opts.blend.flow)
         self.cache.save_flows(path, fwd, bwd)
+        self.timer.add("flow", time.perf_counter() - t0)
         return fwd.astype(np.float16).astype(np.float32), bwd.astype(np.float16).astype(np.float32)
 
     def dream(self, src_u8, pyr, seed: int, detail: Optional[np.ndarray], ref_strength: Optional[float]):
@@ -180,10 +182,11 @@ class ChainDreamer:
             fwd, bwd = self.flows(chain.eye, index, chain.src, src)
             occ = flowmod.occlusion_mask(fwd, bwd)
             if not self.opts.independent:
-                t0 = time.perf_counter()
+                t0, flow0 = time.perf_counter(), self.timer.t.get("flow", 0.0)
                 motion = polar_carry.sphere_motion(self.cfg, blend, chain.src, src, occ, flows=lambda cap: (
                     self.cap_flows(cap, chain.eye, index, chain.src, src)))
-                self.timer.add("flow", time.perf_counter() - t0)
+                # the caps' flows count as flow when computed (not when cached); the rest is the carry's
+                self.timer.add("carry", time.perf_counter() - t0 - (self.timer.t.get("flow", 0.0) - flow0))
         cold = motion is None or motion.fraction > blend.reset_fraction
         path = self.cache.path(self.keys.frames, f"eye{chain.eye}", f"{index:06d}.png")
         dream = self.cache.load_png(path, src.shape)
