@@ -114,6 +114,7 @@ def check_bids_session(root: Path, pid: str, ses: str, task: str, complete: bool
     assert [c["name"] for c in chans][:2] == ["latency", "step"] and sum(c["type"] == "ORNT" for c in chans) == 4
     msd = json.loads(motion[0].with_suffix(".json").read_text())
     assert {"SamplingFrequency", "TaskName", "TrackingSystemName"} <= set(msd)
+    assert msd["TrackingSystemName"].startswith("hallucinator viewer")      # no headset here: the viewer's poses
     lines = [ln for ln in motion[0].read_text().split("\n") if ln]
     assert lines, "no head motion"
     for ln in lines[:50]:

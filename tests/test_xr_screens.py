@@ -121,6 +121,8 @@ def test_a_simulated_lab_session_in_the_headset(xr_runtime, shared, tmp_path):
         rows = [line.split("\t") for line in motion.read_text().splitlines() if line.strip()]
         quats = {tuple(round(float(x), 4) for x in r[2:6]) for r in rows}
         assert len(rows) >= 60 and len(quats) >= 30      # the simulated head's wobble, not a scripted path
+        sidecar = json.loads(motion.with_suffix(".json").read_text())
+        assert sidecar["TrackingSystemName"].startswith("OpenXR headset")
         session = json.loads(next(ds.glob(f"sub-{p}/ses-01/*_session.json")).read_text())
         assert "--xr" in json.dumps(session)
     if shutil.which("bids-validator"):       # .ci/run installs it; tests/test_experiment_bids.py says more

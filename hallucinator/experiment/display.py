@@ -59,6 +59,7 @@ class PlayResult:
 class Display:
     size: Tuple[int, int] = (1280, 720)
     frame_rate: Optional[float] = None      # nominal frames per second of ``play`` (None: not known)
+    tracking_system: Optional[str] = None   # where the head poses come from, when not the viewer's own
 
     def __enter__(self) -> "Display":
         return self

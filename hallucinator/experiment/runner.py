@@ -106,7 +106,7 @@ class SessionRunner:
             display = stack.enter_context(self._open_display(clock))
             lsl = self.opts.lsl if self.opts.lsl is not None else self.realtime
             log = stack.enter_context(open_session_log(self.paths, self.plan, state, clock, self.realtime, lsl,
-                                                       display.frame_rate))
+                                                       display.frame_rate, display.tracking_system))
             if self.opts.console is not None and log.lsl.error:
                 print(f"LSL off: {log.lsl.error}", file=self.opts.console, flush=True)
             ctx = StepContext(self.plan.protocol, log, self._respondent(display, clock), display, clock,

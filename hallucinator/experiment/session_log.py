@@ -40,10 +40,12 @@ MOTION_SIDECAR = {
     "LATENCYChannelCount": 1, "MISCChannelCount": 1, "ORNTChannelCount": 4}
 
 
-def motion_sidecar(task: str, simulated: bool, nominal: Optional[float], effective: Optional[float]) -> dict:
+def motion_sidecar(task: str, simulated: bool, nominal: Optional[float], effective: Optional[float],
+                   tracking: Optional[str] = None) -> dict:
     """The motion sidecar: ``SamplingFrequency`` is the display's rate (one row per displayed frame; the
     measured one when the display does not know it), ``SamplingFrequencyEffective`` the measured one."""
-    out = {"TaskName": task, "TrackingSystemName": "hallucinator viewer" + (" (simulated)" if simulated else ""),
+    out = {"TaskName": task,
+           "TrackingSystemName": tracking or ("hallucinator viewer" + (" (simulated)" if simulated else "")),
            **MOTION_SIDECAR}
     rate = nominal or effective
     if rate:
@@ -174,8 +176,9 @@ class SessionLog:
 
     def __init__(self, paths: SessionPaths, clock, lsl: LslOutlets, realtime: bool, run: int,
                  stimuli: Optional[StagedStimuli] = None, plan: Optional[SessionPlan] = None,
-                 frame_rate: Optional[float] = None):
+                 frame_rate: Optional[float] = None, tracking: Optional[str] = None):
         self.paths, self.clock, self.lsl, self.run = paths, clock, lsl, run
+        self._tracking = tracking
         self.stimuli = stimuli or StagedStimuli()
         self.attempt = 0          # of the step running now (0 outside steps)
         self._plan, self._frame_rate = plan, frame_rate
@@ -223,7 +226,8 @@ class SessionLog:
         if self._plan is None or n == self._rate_written:
             return
         bids.write_json(self.paths.sidecar(self.paths.motion), motion_sidecar(
-            self._plan.protocol.name, self._plan.simulated, self._frame_rate, self.motion_rate.rate()))
+            self._plan.protocol.name, self._plan.simulated, self._frame_rate, self.motion_rate.rate(),
+            self._tracking))
         self._rate_written = n
 
     def head_sample(self, t: float, step_index: int, quat) -> None:
@@ -264,10 +268,10 @@ class SessionLog:
 
 
 def open_session_log(paths: SessionPaths, plan: SessionPlan, state: ResumeState, clock, realtime: bool,
-                     lsl: bool, frame_rate: Optional[float] = None) -> SessionLog:
+                     lsl: bool, frame_rate: Optional[float] = None, tracking: Optional[str] = None) -> SessionLog:
     """Write the session's fixed files and open its appenders and LSL outlets (``frame_rate``: the display's
     nominal rate, None when it does not know it)."""
     run, staged = _write_session_files(paths, plan, state, clock, realtime)
     outlets = LslOutlets(plan.protocol.name, f"hallucinator-{plan.protocol.name}-sub-{plan.participant}-"
                                              f"ses-{plan.session}", lsl)
-    return SessionLog(paths, clock, outlets, realtime, run, staged, plan, frame_rate)
+    return SessionLog(paths, clock, outlets, realtime, run, staged, plan, frame_rate, tracking)

@@ -69,6 +69,11 @@ class ViewerDisplay(Display):
         return self.v.framebuffer_size
 
     @property
+    def tracking_system(self):
+        """In a headset the poses are the OpenXR runtime's; else the viewer's (mouse, keys or a script)."""
+        return "OpenXR headset (head pose from the runtime)" if self.v.xr is not None else None
+
+    @property
     def frame_rate(self):
         """The monitor's refresh rate (one frame per refresh with vsync); None in a headset, whose runtime
         paces the frames (the motion sidecar then gives the measured rate)."""
