@@ -50,3 +50,6 @@ def test_unknown_layer_and_missing_panorama_are_one_line_errors(tmp_path):
     missing = run("--images", str(tmp_path / "nope.jpg"))
     assert missing.returncode == 2 and "nope.jpg" in missing.stderr and "--images" in missing.stderr
     assert not (tmp_path / "s.jpg").exists()
+    no_folder = subprocess.run([sys.executable, "-m", "hallucinator", "models", "--contact-sheet",
+                                str(tmp_path / "nowhere" / "s.jpg")], capture_output=True, text=True)
+    assert no_folder.returncode == 2 and "does not exist" in no_folder.stderr

@@ -47,11 +47,14 @@ def _print_rows(rows: List[Dict[str, Any]], layers: bool) -> None:
 def _contact_sheet(args: argparse.Namespace) -> int:
     from ..config import parse_size
     from ..errors import UserError
-    from ..io.images import write_image
+    from ..io.images import check_writable, is_image_path, write_image
     from ..models import get_spec
     from ..models.contact_sheet import SheetSpec, contact_sheet
     from ..video.run import shared_data_dir
 
+    if not is_image_path(args.contact_sheet):
+        raise UserError(f"--contact-sheet {args.contact_sheet} is not an image name; give e.g. sheet.jpg or sheet.png")
+    check_writable(args.contact_sheet)      # before minutes of dreaming
     spec = get_spec(args.model)
     layers = args.sheet_layers or list(spec.recommended_layers)
     spec.check_layers(layers)
