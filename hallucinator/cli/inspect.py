@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from ..errors import UserError
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from ..io.probe import is_video
-
-    import os
 
     # a folder as the dream: the --png-dir frames of a dreamed video (the dream before any codec)
     videos = [is_video(args.source), is_video(args.dream) or os.path.isdir(args.dream)]
@@ -42,8 +41,6 @@ def _inspect_still(args: argparse.Namespace) -> int:
 
 
 def _inspect_video(args: argparse.Namespace) -> int:
-    import os
-
     from ..video import view_figures
 
     if not os.path.isfile(args.source):

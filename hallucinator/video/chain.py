@@ -83,12 +83,9 @@ class EyeChain:
 def carry(blend: BlendParams, prev_res: np.ndarray, fwd: np.ndarray, bwd: np.ndarray,
           occ: np.ndarray) -> np.ndarray:
     """The residual carried into the next frame (H, W, 3) float32."""
-    import cv2
-
     # whether to warp is a question in pixels: near the poles a small angular motion is many pixels
     moving = flowmod.motion_mask(bwd, blend.motion_threshold, normalise=blend.motion_normalised, spherical=False)
-    interp = {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR}[blend.interpolation]
-    warped = flowmod.warp(prev_res, bwd, interp)
+    warped = flowmod.warp(prev_res, bwd, flowmod.INTERPOLATION[blend.interpolation])
     if blend.occlusion:
         warped = warped * (~occ)[..., None]
     m = moving[..., None]
@@ -128,25 +125,24 @@ class ChainDreamer:
 
     def flows(self, eye: int, index: int, prev_u8: np.ndarray, cur_u8: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """(forward prev->cur, backward cur->prev) for frame ``index``, float16-rounded as cached."""
-        path = self.cache.path(self.keys.flow, f"eye{eye}", f"{index:06d}.npz")
-        cached = self.cache.load_flows(path, cur_u8.shape)
-        if cached is not None:
-            return cached
-        t0 = time.perf_counter()
-        fwd, bwd = flowmod.flow_pair(prev_u8, cur_u8, self.opts.blend.flow)
-        self.cache.save_flows(path, fwd, bwd)
-        self.timer.add("flow", time.perf_counter() - t0)
-        return fwd.astype(np.float16).astype(np.float32), bwd.astype(np.float16).astype(np.float32)
+        return self._cached_flows(self.cache.path(self.keys.flow, f"eye{eye}", f"{index:06d}.npz"), cur_u8.shape,
+                                  lambda: flowmod.flow_pair(prev_u8, cur_u8, self.opts.blend.flow))
 
     def cap_flows(self, cap: "polar_carry.Cap", eye: int, index: int, prev_u8: np.ndarray,
                   cur_u8: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """A polar cap's (forward, backward) flows in its view for frame ``index``, float16-rounded as cached."""
         path = self.cache.path(self.keys.flow, f"eye{eye}", f"{index:06d}-cap{cap.pitch:+.0f}-fov{cap.fov:g}.npz")
-        cached = self.cache.load_flows(path, (cap.size, cap.size))
+        return self._cached_flows(path, (cap.size, cap.size),
+                                  lambda: polar_carry.cap_flows(cap, prev_u8, cur_u8, self.opts.blend.flow))
+
+    def _cached_flows(self, path, shape, compute) -> Tuple[np.ndarray, np.ndarray]:
+        """The flows at ``path`` in the cache, else ``compute()``d, saved and counted as flow time; either way
+        rounded through float16 as the cache holds them, so a resumed run gives the same bytes."""
+        cached = self.cache.load_flows(path, shape)
         if cached is not None:
             return cached
         t0 = time.perf_counter()
-        fwd, bwd = polar_carry.cap_flows(cap, prev_u8, cur_u8, self.opts.blend.flow)
+        fwd, bwd = compute()
         self.cache.save_flows(path, fwd, bwd)
         self.timer.add("flow", time.perf_counter() - t0)
         return fwd.astype(np.float16).astype(np.float32), bwd.astype(np.float16).astype(np.float32)

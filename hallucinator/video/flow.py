@@ -23,7 +23,7 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
-from ..sphere import latitude_of_rows
+from ..sphere import latitude_of_rows, lonlat_from_dir, perspective_rays, pixel_from_lonlat
 
 FLOW_METHODS = ("dis", "farneback")
 
@@ -63,6 +63,25 @@ def pad_wrap(image: np.ndarray, pad: int) -> np.ndarray:
     if pad <= 0:
         return image
     return np.concatenate([image[:, -pad:], image, image[:, :pad]], axis=1)
+
+
+INTERPOLATION = {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR}   # BlendParams.interpolation -> OpenCV
+VIEW_BORDER = 2   # columns padded across ±180° before a view or a warp samples an equirectangular frame
+
+
+def view_maps(width: int, height: int, side: int, fov: float, yaw: float,
+              pitch: float) -> Tuple[np.ndarray, np.ndarray]:
+    """``cv2.remap`` maps of a ``side`` x ``side`` pinhole view of a ``width`` x ``height`` equirectangular
+    frame padded by :data:`VIEW_BORDER` columns (:func:`render_view`)."""
+    u, v = pixel_from_lonlat(*lonlat_from_dir(perspective_rays(side, side, fov, yaw, pitch, 0.0)), width, height)
+    return (u + VIEW_BORDER).astype(np.float32), v.astype(np.float32)
+
+
+def render_view(image: np.ndarray, maps: Tuple[np.ndarray, np.ndarray],
+                interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """The pinhole view of ``maps`` (:func:`view_maps`) of an equirectangular image, wrapping in longitude."""
+    padded = np.ascontiguousarray(pad_wrap(image, VIEW_BORDER))
+    return cv2.remap(padded, *maps, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _dis(preset: str):

@@ -33,9 +33,6 @@ from .. import sphere
 from . import flow as flowmod
 from .options import BlendParams
 
-INTERPOLATION = {"cubic": cv2.INTER_CUBIC, "linear": cv2.INTER_LINEAR}
-BORDER = 2   # columns padded across ±180° when sampling the equirectangular frame
-
 
 @dataclass(frozen=True)
 class Cap:
@@ -46,15 +43,14 @@ class Cap:
     size: int                # side of the square view
     rows: slice              # equirectangular rows with a weight above 0
     weight: np.ndarray       # (rows, W) float32: the blend weight where the view covers the pixel, else 0
-    view_map: Tuple[np.ndarray, np.ndarray]   # view pixel -> column (+BORDER), row of the equirect frame
+    view_map: Tuple[np.ndarray, np.ndarray]   # view pixel -> column (+VIEW_BORDER), row of the equirect frame
     at_view: Tuple[np.ndarray, np.ndarray]    # the rows' pixels -> view pixel coordinates
     width: int
     height: int
 
     def render(self, image: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
         """The cap's view (size, size[, C]) of an equirectangular image, wrapping in longitude."""
-        padded = np.ascontiguousarray(flowmod.pad_wrap(image, BORDER))
-        return cv2.remap(padded, *self.view_map, interpolation, borderMode=cv2.BORDER_REPLICATE)
+        return flowmod.render_view(image, self.view_map, interpolation)
 
     def at_rows(self, view_image: np.ndarray) -> np.ndarray:
         """A view image (masks, flows) sampled at the cap rows' pixels, linearly: (rows, W[, C])."""
@@ -80,9 +76,7 @@ def caps(height: int, width: int, fov: float, pole_blend: Tuple[float, float]) -
         if not len(rows):
             continue
         r = slice(int(rows[0]), int(rows[-1]) + 1)
-        u, v = sphere.pixel_from_lonlat(*sphere.lonlat_from_dir(
-            sphere.perspective_rays(size, size, fov, 0.0, pitch, 0.0)), width, height)
-        view_map = ((u + BORDER).astype(np.float32), v.astype(np.float32))
+        view_map = flowmod.view_maps(width, height, size, fov, 0.0, pitch)
         uu, vv = np.meshgrid(np.arange(width), np.arange(r.start, r.stop))
         x, y, front = sphere.project_to_view(sphere.dir_from_lonlat(*sphere.lonlat_from_pixel(uu, vv, width, height)),
                                              size, size, fov, 0.0, pitch, 0.0)
@@ -169,10 +163,11 @@ def cap_carry(motion: CapMotion, prev_res: np.ndarray, blend: BlendParams) -> np
     cap = motion.cap
     b = cap.at_rows(motion.backward)
     u, v = cap.equirect_of(cap.at_view[0] + b[..., 0], cap.at_view[1] + b[..., 1])
-    map_x = (np.mod(u + 0.5, cap.width) - 0.5 + BORDER).astype(np.float32)
+    map_x = (np.mod(u + 0.5, cap.width) - 0.5 + flowmod.VIEW_BORDER).astype(np.float32)
     map_y = np.clip(v, 0, cap.height - 1).astype(np.float32)
-    padded = np.ascontiguousarray(flowmod.pad_wrap(prev_res, BORDER))
-    warped = cv2.remap(padded, map_x, map_y, INTERPOLATION[blend.interpolation], borderMode=cv2.BORDER_REPLICATE)
+    padded = np.ascontiguousarray(flowmod.pad_wrap(prev_res, flowmod.VIEW_BORDER))
+    warped = cv2.remap(padded, map_x, map_y, flowmod.INTERPOLATION[blend.interpolation],
+                       borderMode=cv2.BORDER_REPLICATE)
     warped = warped.reshape(map_x.shape + prev_res.shape[2:])
     if blend.occlusion:
         warped = warped * (motion.occluded < 0.5).reshape(map_x.shape + (1,) * (prev_res.ndim - 2))

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
 from .. import sphere
@@ -46,12 +45,6 @@ def view_side(width: int, fov: float = FOV) -> int:
     return max(int(round(sphere.equator_density_side(width, fov))), 48)
 
 
-def _view_maps(width: int, height: int, side: int, yaw: float, pitch: float) -> Tuple[np.ndarray, np.ndarray]:
-    u, v = sphere.pixel_from_lonlat(*sphere.lonlat_from_dir(
-        sphere.perspective_rays(side, side, FOV, yaw, pitch, 0.0)), width, height)
-    return (u + 2).astype(np.float32), v.astype(np.float32)
-
-
 @dataclass
 class _Track:
     added: List[float] = field(default_factory=list)     # per frame pair
@@ -63,15 +56,14 @@ class TemporalFigure:
 
     def __init__(self, width: int, height: int, flow: FlowParams = FlowParams()):
         self.side = view_side(width)
-        self.maps = {name: _view_maps(width, height, self.side, yaw, pitch) for name, yaw, pitch in VIEWS}
+        self.maps = {name: flowmod.view_maps(width, height, self.side, FOV, yaw, pitch)
+                     for name, yaw, pitch in VIEWS}
         self.flow = flow
         self.tracks = {name: _Track() for name, _, _ in VIEWS}
         self._prev: Optional[Dict[str, Tuple[np.ndarray, np.ndarray]]] = None
 
     def _render(self, image: np.ndarray) -> Dict[str, np.ndarray]:
-        padded = np.ascontiguousarray(flowmod.pad_wrap(image, 2))
-        return {name: cv2.remap(padded, *m, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-                for name, m in self.maps.items()}
+        return {name: flowmod.render_view(image, m) for name, m in self.maps.items()}
 
     def add(self, source: np.ndarray, dream: np.ndarray) -> None:
         """The next frame: uint8 (H, W, 3) source and dream of the same size."""
