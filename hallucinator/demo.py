@@ -13,7 +13,7 @@ project's targets: each figure checked, and each miss with its margin.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
@@ -92,15 +92,17 @@ def demo_orbit(panorama: np.ndarray, frames: int, degrees_per_frame: float = 2.0
         yield sphere.to_uint8(a * (1 - frac) + b * frac)
 
 
-def target_lines(label: str, figures: Dict[str, Any], limits: Dict[str, Tuple[str, float]],
-                 verdicts: Callable[[Dict[str, Any]], Dict[str, bool]]) -> Tuple[List[str], List[str]]:
+def target_lines(label: str, figures: Dict[str, Any],
+                 limits: Dict[str, Tuple[str, float]]) -> Tuple[List[str], List[str]]:
     """(one line per checked figure, one line per missed target saying by how much).
 
-    ``limits`` and ``verdicts`` are a figure family's own (:data:`hallucinator.quality.LIMITS` and
-    :func:`~hallucinator.quality.verdicts`, or :mod:`hallucinator.video.view_figures`'), so the targets have
-    one home; figures absent from ``figures`` are not checked.
+    ``limits`` are a figure family's own (:data:`hallucinator.quality.LIMITS` or
+    :data:`hallucinator.video.view_figures.LIMITS`), so the targets have one home; figures absent from
+    ``figures`` are not checked.
     """
-    ok = verdicts(figures)
+    from .quality import verdicts
+
+    ok = verdicts(figures, limits)
     lines, misses = [], []
     for key, (op, limit) in limits.items():
         if key not in ok:

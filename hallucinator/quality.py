@@ -23,7 +23,7 @@ in [0, 1] units), so the source's own structure does not count:
 """
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
@@ -139,12 +139,13 @@ LIMITS = {
 }
 
 
-def verdicts(figures: Dict[str, float]) -> Dict[str, bool]:
-    """Whether each figure in ``figures`` that has an acceptance limit meets it."""
+def verdicts(figures: Dict[str, float], limits: Dict[str, Tuple[str, float]] = LIMITS) -> Dict[str, bool]:
+    """Whether each figure in ``figures`` that has a limit in ``limits`` (and a value) meets it; ``limits`` is
+    these stills' :data:`LIMITS` or another family's (:data:`hallucinator.video.view_figures.LIMITS`)."""
     out = {}
-    for key, (op, limit) in LIMITS.items():
-        if key in figures:
-            v = figures[key]
+    for key, (op, limit) in limits.items():
+        v = figures.get(key)
+        if v is not None:
             out[key] = v <= limit if op == "<=" else v >= limit
     return out
 

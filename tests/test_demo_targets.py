@@ -23,7 +23,7 @@ def test_a_seam_in_the_dream_is_named_with_its_margin():
     dream = np.clip(pano + rng.normal(0, 6, pano.shape), 0, 255)
     dream[:, : 128] += 25.0                    # a step at ±180° (and at the centre): a visible seam
     figures = quality.inspect(pano, np.clip(dream, 0, 255).astype(np.uint8))
-    lines, misses = target_lines("still", figures, quality.LIMITS, quality.verdicts)
+    lines, misses = target_lines("still", figures, quality.LIMITS)
     assert len(lines) == len(quality.LIMITS)
     seam = [m for m in misses if "seam_ratio" in m]
     assert len(seam) == 1
@@ -33,7 +33,7 @@ def test_a_seam_in_the_dream_is_named_with_its_margin():
 
 
 def test_a_figure_that_was_not_measured_is_not_claimed():
-    lines, misses = target_lines("clip", {"cap_strength_dip": 0.8}, view_figures.LIMITS, view_figures.verdicts)
+    lines, misses = target_lines("clip", {"cap_strength_dip": 0.8}, view_figures.LIMITS)
     assert len(lines) == 1 and "0.800 (target >= 0.85) MISSED" in lines[0]
     assert misses == ["clip: cap_strength_dip is 0.800, missing its target >= 0.85 by 0.050"]
 

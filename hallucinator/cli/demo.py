@@ -27,7 +27,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     dream_path = out / "dream.png"
     sidecar = dream_image_file(str(pano_path), str(dream_path), cfg)
     print(f"wrote {dream_path} and its .json sidecar in {sidecar['timings_s']['dream']:.1f}s")
-    lines, misses = target_lines("still", sidecar["quality"], quality.LIMITS, quality.verdicts)
+    lines, misses = target_lines("still", sidecar["quality"], quality.LIMITS)
     if not args.no_video:
         more, missed = _demo_clip(out, args)
         lines, misses = lines + more, misses + missed
@@ -47,10 +47,10 @@ def _demo_clip(out: Path, args: argparse.Namespace):
     result = demo_video(out, seed=args.seed, device=args.device)
     print(summary(result))
     sphere = {k: result.quality[f"{k}_mean"] for k in quality.LIMITS if f"{k}_mean" in result.quality}
-    lines, misses = target_lines("clip", sphere, quality.LIMITS, quality.verdicts)
+    lines, misses = target_lines("clip", sphere, quality.LIMITS)
     source = json.loads(Path(result.sidecar).read_text())["input"]
     views = view_figures.video_figure(source, result.output)
-    more, missed = target_lines("clip", views, view_figures.LIMITS, view_figures.verdicts)
+    more, missed = target_lines("clip", views, view_figures.LIMITS)
     return lines + more, misses + missed
 
 

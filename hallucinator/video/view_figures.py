@@ -118,12 +118,9 @@ def summarise(eyes: Sequence[TemporalFigure]) -> Dict[str, Any]:
 
 def verdicts(figure: Dict[str, Any]) -> Dict[str, bool]:
     """Whether each figure with a target (:data:`LIMITS`) meets it."""
-    out = {}
-    for key, (op, limit) in LIMITS.items():
-        v = figure.get(key)
-        if v is not None:
-            out[key] = v <= limit if op == "<=" else v >= limit
-    return out
+    from ..quality import verdicts as check
+
+    return check(figure, LIMITS)
 
 
 def format_report(figure: Dict[str, Any]) -> str:
