@@ -8,10 +8,11 @@ import pytest
 from conftest import shared_file
 
 from hallucinator.cli import main
-from hallucinator.scale.chunks import contributions, cuts_from_occlusion, fade_weight, plan_chunks
+from hallucinator.scale.chunks import ChunkPlanner, contributions, fade_weight, plan_chunks
 from hallucinator.scale.continuity import boundary_figures
 from hallucinator.scale.options import ScaleOptions
 from hallucinator.video.figures import FrameFigures
+from hallucinator.video.options import BlendParams
 
 BATTLE = "videos/panolens-1941-battle-640x320.mp4"
 
@@ -49,7 +50,24 @@ def test_the_fade_ramp_rises_from_0_to_1_symmetrically():
 
 
 def test_cuts_are_frames_the_chain_would_start_afresh():
-    assert cuts_from_occlusion({1: 0.1, 2: 0.9, 3: 0.5, 4: 0.51}, 0.5) == [2, 4]
+    blend = BlendParams(reset_fraction=0.5)
+    assert [f for f in (0.1, 0.9, 0.5, 0.51) if blend.is_cut(f)] == [0.9, 0.51]
+
+
+def test_the_planner_closes_each_chunk_as_the_scan_passes_its_end():
+    cuts = {23}
+    planner = ChunkPlanner(10, chunk_frames=8, overlap=3)
+    closed_at = {}
+    for f in range(11, 40):
+        for c in planner.feed(f, f in cuts):
+            closed_at[c.index] = f
+            assert c.stop == f                      # known once frame f is scanned, not later
+    last = planner.finish(40)
+    assert closed_at == {0: 18, 1: 23, 2: 31, 3: 39} and [c.index for c in last] == [4]
+    assert planner.finish(40) == []                 # finished once
+    assert list(closed_at) + [4] == [c.index for c in plan_chunks(10, 40, sorted(cuts), 8, 3)]
+    with pytest.raises(ValueError):
+        planner.feed(12, False)
 
 
 def _figs(added):

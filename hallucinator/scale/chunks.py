@@ -43,23 +43,50 @@ class Chunk:
         return asdict(self)
 
 
+class ChunkPlanner:
+    """The plan made while the frames are scanned: each chunk is final as soon as the next one begins.
+
+    ``feed(index, cut)`` for every frame after the first, in order, gives the chunks that frame closes;
+    ``finish(stop)`` gives the last one.  The chunks are those of :func:`plan_chunks`, so a run can start
+    dreaming its first chunks while the rest of the clip is still being scanned for cuts.
+    """
+
+    def __init__(self, start: int, chunk_frames: int, overlap: int):
+        self.chunk_frames, self.overlap = chunk_frames, overlap
+        self.starts: List[Tuple[int, bool]] = [(start, False)]     # (first kept frame, starts at a cut)
+        self.made = 0
+
+    def feed(self, index: int, cut: bool) -> List[Chunk]:
+        s = self.starts[-1][0]
+        if index <= s:
+            raise ValueError(f"frame {index} fed after frame {s}")
+        if cut or index - s >= self.chunk_frames:
+            self.starts.append((index, cut))
+            return [self._chunk(len(self.starts) - 2, index)]
+        return []
+
+    def finish(self, stop: int) -> List[Chunk]:
+        """The last chunk, ending at ``stop`` (nothing when the range is empty or already finished)."""
+        k = len(self.starts) - 1
+        if self.made > k or stop <= self.starts[k][0]:
+            return []
+        return [self._chunk(k, stop)]
+
+    def _chunk(self, k: int, stop: int) -> Chunk:
+        s, cut = self.starts[k]
+        warm = s if (k == 0 or cut) else max(s - self.overlap, self.starts[k - 1][0])
+        self.made = k + 1
+        return Chunk(index=k, warm_start=warm, start=s, stop=stop, cut=cut)
+
+
 def plan_chunks(start: int, stop: int, cuts: Sequence[int], chunk_frames: int, overlap: int) -> List[Chunk]:
     """Chunks covering ``[start, stop)``: new ones at each cut and every ``chunk_frames`` frames."""
     if stop <= start:
         return []
-    cut_set = {c for c in cuts if start < c < stop}
-    starts, s = [start], start
-    for f in range(start + 1, stop):
-        if f in cut_set or f - s >= chunk_frames:
-            starts.append(f)
-            s = f
-    chunks = []
-    for k, s in enumerate(starts):
-        end = starts[k + 1] if k + 1 < len(starts) else stop
-        cut = s in cut_set
-        warm = s if (k == 0 or cut) else max(s - overlap, starts[k - 1])
-        chunks.append(Chunk(index=k, warm_start=warm, start=s, stop=end, cut=cut))
-    return chunks
+    cut_set = set(cuts)
+    planner = ChunkPlanner(start, chunk_frames, overlap)
+    chunks = [c for f in range(start + 1, stop) for c in planner.feed(f, f in cut_set)]
+    return chunks + planner.finish(stop)
 
 
 EASE = 0.25     # share of smoothstep in the fade's ramp (the rest is linear)
@@ -89,8 +116,3 @@ def contributions(chunks: Sequence[Chunk], fade: bool) -> Dict[int, List[Tuple[i
                 owner = out[f][0][0]
                 out[f] = [(owner, 1.0 - w), (c.index, w)]
     return out
-
-
-def cuts_from_occlusion(occluded: Dict[int, float], reset_fraction: float) -> List[int]:
-    """Frames more than ``reset_fraction`` occluded from their previous frame (where a chain starts afresh)."""
-    return sorted(i for i, f in occluded.items() if f > reset_fraction)

@@ -2,10 +2,11 @@
 
 1. The input is checked and planned as for an ordinary run (:class:`~hallucinator.video.run.VideoDreamer`).
 2. One pass over the range computes each frame's flow from the previous one (cached: the workers take
-   them from the cache) and finds the scene cuts by the chain's own rule; :func:`~.chunks.plan_chunks`
-   cuts the range.
+   them from the cache) and finds the scene cuts by the chain's own rule; a
+   :class:`~.chunks.ChunkPlanner` closes each chunk as the pass goes by its end.
 3. Chunks whose frames are all in the cache are not run again (a rerun after the driver was killed
-   resumes); the others become Ray tasks, ``workers`` at once.
+   resumes); the others become Ray tasks as soon as they are planned, ``workers`` at once, so the
+   workers dream the first chunks while the pass is still scanning the rest.
 4. Frames are assembled in order as their chunks finish: each from its chunk's cached dream, faded with
    the next chunk's warm-up where they overlap; written with audio, 360° metadata and the matched
    control (:class:`~hallucinator.video.sink.Sink`); figures measured on the output itself.
@@ -16,9 +17,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -31,7 +33,7 @@ from ..video.figures import clip_figures, frame_figures, pick_frames, sphere_fig
 from ..video.options import VideoOptions
 from ..video.run import RunResult, Source, VideoDreamer
 from ..video.sink import Sink
-from .chunks import Chunk, contributions, cuts_from_occlusion, plan_chunks
+from .chunks import Chunk, ChunkPlanner, contributions
 from .continuity import boundary_figures
 from .options import LOCAL, ScaleOptions
 from .tasks import ChunkJob, ChunkResult, Sources
@@ -45,6 +47,84 @@ def default_workers(device: str, threads: int) -> int:
         if torch.cuda.is_available():
             return torch.cuda.device_count()
     return max(1, (os.cpu_count() or 1) // max(1, threads))
+
+
+class _Chunks:
+    """The chunks of a run as they are planned: cached ones kept, the others sent to Ray as they come.
+
+    Ray (and its progress bar) start at the first chunk that has frames to dream, so a rerun whose
+    frames are all cached never starts it.  ``ready(k)`` waits for chunk ``k``; ``pump()`` keeps the
+    workers fed without waiting.  Closing cancels what is still running and shuts a local Ray down.
+    """
+
+    def __init__(self, run: "ScaledRun", src: Source, input_path: str):
+        self.run, self.src, self.input = run, src, input_path
+        self.planner = ChunkPlanner(src.start, run.scale.chunk_frames, run.scale.overlap_frames)
+        self.chunks: List[Chunk] = []
+        self.keys: Dict[int, CacheKeys] = {}
+        self.todo: List[Chunk] = []
+        self.dispatcher = None
+        self.bar = None
+        self.stack = ExitStack()
+
+    def __enter__(self) -> "_Chunks":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stack.close()
+
+    def add(self, chunks: List[Chunk]) -> None:
+        r = self.run
+        for c in chunks:
+            self.chunks.append(c)
+            self.keys[c.index] = r.vd.keys(self.input, self.src.sha, self.src.layout, c.warm_start)
+            if not r._cached(c, self.keys[c.index], self.src.layout.eyes):
+                self._dispatcher().submit(self._job(c), (lambda c=c: r._sources(self.src, c)) if r.scale.ship_frames
+                                          else None)
+                self.todo.append(c)
+                self.bar.total = sum(t.dreamed for t in self.todo)
+                self.bar.refresh()
+
+    def ready(self, k: int):
+        if any(c.index == k for c in self.todo):
+            return self.run._receive(self.dispatcher.wait_for(k), self.keys[k])
+        return None
+
+    def pump(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.pump()
+
+    def info(self) -> Dict[str, Any]:
+        if self.dispatcher is None:
+            return {"retries": {}}
+        return {"retries": self.dispatcher.retries(), "results": self.dispatcher.results}
+
+    def _job(self, c: Chunk) -> ChunkJob:
+        r = self.run
+        ship = r.scale.ship_frames
+        opts = replace(r.opts, cache_dir=None if ship else str(r.vd.cache.root.resolve()), progress=False)
+        return ChunkJob(c, r.cfg, opts, os.path.abspath(self.src.path), self.src.sha, self.src.layout, r.threads,
+                        ship)
+
+    def _dispatcher(self):
+        if self.dispatcher is None:
+            from tqdm import tqdm
+
+            from .raybridge import Dispatcher, ray_session, task_resources
+
+            r = self.run
+            self.bar = self.stack.enter_context(tqdm(
+                total=0, unit="frame", desc=f"dreaming ({r.workers} workers)", file=sys.stderr,
+                disable=not r.opts.progress, dynamic_ncols=True))
+            ray = self.stack.enter_context(ray_session(r.scale.ray or LOCAL, r.workers * r.threads))
+            resources = task_resources(r.cfg.device, r.threads, ray.cluster_resources())
+            self.dispatcher = Dispatcher(ray, r.workers, r.scale.retries, resources, self._show)
+            self.stack.callback(self.dispatcher.cancel)
+        return self.dispatcher
+
+    def _show(self, done: Dict[int, int]) -> None:
+        self.bar.n = min(self.bar.total, sum(done.values()))
+        self.bar.refresh()
 
 
 class ScaledRun:
@@ -66,19 +146,21 @@ class ScaledRun:
         with VideoReader(input_path) as reader:
             src = self.vd.plan(input_path, reader)
         src.sha = source_sha256(input_path, self.vd.cache)
-        stop, occluded = self._prepass(src)
-        chunks = plan_chunks(src.start, stop, cuts_from_occlusion(occluded, self.opts.blend.reset_fraction),
-                             self.scale.chunk_frames, self.scale.overlap_frames)
-        keys = {c.index: self.vd.keys(input_path, src.sha, src.layout, c.warm_start) for c in chunks}
-        src.keys = keys[0]
-        todo = [c for c in chunks if not self._cached(c, keys[c.index], src.layout.eyes)]
-        if todo:
-            result, info = self._run_on_ray(src, chunks, todo, keys, output)
-        else:
-            result, info = self._assemble(src, chunks, keys, output, lambda c: None), {"retries": {}}
+        with _Chunks(self, src, input_path) as work:
+            # each chunk is sent to the workers as soon as the scan has passed its end
+            stop = src.start
+            for index, occluded in self._scan(src):
+                stop = index + 1
+                if occluded is not None:
+                    work.add(work.planner.feed(index, self.opts.blend.is_cut(occluded)))
+                work.pump()
+            work.add(work.planner.finish(stop))
+            src.keys = work.keys[0]
+            result = self._assemble(src, work.chunks, work.keys, output, work.ready, work.pump)
+            info = work.info()
         result.seconds = time.perf_counter() - t_start
         result.timings = dict(self.vd.timer.t, total=result.seconds, fps=result.frames / max(result.seconds, 1e-9))
-        result.scale = self._scale_record(chunks, todo, info, result)
+        result.scale = self._scale_record(work.chunks, work.todo, info, result)
         if output or self.opts.png_dir:
             result.sidecar = str(output or Path(self.opts.png_dir)) + ".json"
             record = dict(self.vd.sidecar(src, result), kind="video-scaled", scale=result.scale)
@@ -90,26 +172,27 @@ class ScaledRun:
 
     # -- plan
 
-    def _prepass(self, src: Source):
-        """(stop, occluded fraction per frame): the range's end, and each frame's occlusion from the previous.
+    def _scan(self, src: Source) -> Iterator[Tuple[int, Optional[float]]]:
+        """(frame index, its occluded fraction from the previous frame; None for the first), frame by frame.
 
-        The flows land in the cache, where the workers (and the figures) find them.
+        The occlusion is the chain's own (the caps' blended in), so chunks begin where a chain would start
+        afresh; the flows land in the cache, where the workers (and the figures) find them.
         """
         chainer = ChainDreamer(self.cfg, self.opts, self.vd.cache, self._flow_keys(src), self.vd.engines,
                                self.vd.timer)
-        occluded: Dict[int, float] = {}
+        caps = not self.opts.independent
         prev = None
-        index = src.start - 1
         with VideoReader(src.path) as reader:
             for frame in reader.frames(src.start, src.stop):
-                index = frame.index
                 cur = src.layout.split(frame.image)
+                occluded = None
                 if prev is not None:
-                    fractions = [float(flowmod.occlusion_mask(*chainer.flows(e, index, p, c)).mean())
-                                 for e, (p, c) in enumerate(zip(prev, cur))]
-                    occluded[index] = max(fractions)
+                    occluded = 0.0
+                    for e, (p, c) in enumerate(zip(prev, cur)):
+                        _, _, occ, motion = chainer.motion(e, frame.index, p, c, caps=caps)
+                        occluded = max(occluded, motion.fraction if motion else float(occ.mean()))
                 prev = cur
-        return index + 1, occluded
+                yield frame.index, occluded
 
     def _flow_keys(self, src: Source) -> CacheKeys:
         from ..provenance import short_hash
@@ -124,39 +207,6 @@ class ScaledRun:
                    for i in range(chunk.warm_start, chunk.stop) for e in range(eyes))
 
     # -- run
-
-    def _run_on_ray(self, src: Source, chunks: List[Chunk], todo: List[Chunk], keys, output):
-        from tqdm import tqdm
-
-        from .raybridge import Dispatcher, ray_session, task_resources
-
-        total = sum(c.dreamed for c in todo)
-        bar = tqdm(total=total, unit="frame", desc=f"dreaming ({self.workers} workers)", file=sys.stderr,
-                   disable=not self.opts.progress, dynamic_ncols=True)
-
-        def show(done: Dict[int, int]) -> None:
-            bar.n = min(total, sum(done.values()))
-            bar.refresh()
-
-        ship = self.scale.ship_frames
-        job_opts = replace(self.opts, cache_dir=None if ship else str(self.vd.cache.root.resolve()),
-                           progress=False)
-        with bar, ray_session(self.scale.ray or LOCAL, self.workers * self.threads) as ray:
-            resources = task_resources(self.cfg.device, self.threads, ray.cluster_resources())
-            d = Dispatcher(ray, self.workers, self.scale.retries, resources, show)
-            for c in todo:
-                job = ChunkJob(c, self.cfg, job_opts, os.path.abspath(src.path), src.sha, src.layout,
-                               self.threads, ship)
-                d.submit(job, (lambda c=c: self._sources(src, c)) if ship else None)
-            running = {c.index for c in todo}
-            try:
-                result = self._assemble(src, chunks, keys, output,
-                                        lambda k: self._receive(d.wait_for(k), keys[k]) if k in running else None,
-                                        d.pump)
-            finally:
-                d.cancel()
-            info = {"retries": d.retries(), "results": d.results}
-        return result, info
 
     def _sources(self, src: Source, chunk: Chunk) -> Sources:
         with VideoReader(src.path) as reader:

@@ -128,6 +128,23 @@ class ChainDreamer:
         return self._cached_flows(self.cache.path(self.keys.flow, f"eye{eye}", f"{index:06d}.npz"), cur_u8.shape,
                                   lambda: flowmod.flow_pair(prev_u8, cur_u8, self.opts.blend.flow))
 
+    def motion(self, eye: int, index: int, prev_u8: np.ndarray, cur_u8: np.ndarray, caps: bool = True):
+        """(forward, backward, occlusion, sphere motion) from the previous frame to frame ``index``.
+
+        The sphere motion (the caps' flows and occlusion in their views, blended in) decides whether the
+        chain starts afresh (:meth:`BlendParams.is_cut`); None when ``caps`` is False (independent frames).
+        """
+        fwd, bwd = self.flows(eye, index, prev_u8, cur_u8)
+        occ = flowmod.occlusion_mask(fwd, bwd)
+        if not caps:
+            return fwd, bwd, occ, None
+        t0, flow0 = time.perf_counter(), self.timer.t.get("flow", 0.0)
+        motion = polar_carry.sphere_motion(self.cfg, self.opts.blend, prev_u8, cur_u8, occ, flows=lambda cap: (
+            self.cap_flows(cap, eye, index, prev_u8, cur_u8)))
+        # the caps' flows count as flow when computed (not when cached); the rest is the carry's
+        self.timer.add("carry", time.perf_counter() - t0 - (self.timer.t.get("flow", 0.0) - flow0))
+        return fwd, bwd, occ, motion
+
     def cap_flows(self, cap: "polar_carry.Cap", eye: int, index: int, prev_u8: np.ndarray,
                   cur_u8: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """A polar cap's (forward, backward) flows in its view for frame ``index``, float16-rounded as cached."""
@@ -175,15 +192,8 @@ class ChainDreamer:
         blend = self.opts.blend
         fwd = bwd = occ = motion = None
         if chain.src is not None:
-            fwd, bwd = self.flows(chain.eye, index, chain.src, src)
-            occ = flowmod.occlusion_mask(fwd, bwd)
-            if not self.opts.independent:
-                t0, flow0 = time.perf_counter(), self.timer.t.get("flow", 0.0)
-                motion = polar_carry.sphere_motion(self.cfg, blend, chain.src, src, occ, flows=lambda cap: (
-                    self.cap_flows(cap, chain.eye, index, chain.src, src)))
-                # the caps' flows count as flow when computed (not when cached); the rest is the carry's
-                self.timer.add("carry", time.perf_counter() - t0 - (self.timer.t.get("flow", 0.0) - flow0))
-        cold = motion is None or motion.fraction > blend.reset_fraction
+            fwd, bwd, occ, motion = self.motion(chain.eye, index, chain.src, src, caps=not self.opts.independent)
+        cold = motion is None or blend.is_cut(motion.fraction)
         path = self.cache.path(self.keys.frames, f"eye{chain.eye}", f"{index:06d}.png")
         dream = self.cache.load_png(path, src.shape)
         from_cache = dream is not None

@@ -51,6 +51,10 @@ class BlendParams:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def is_cut(self, occluded: float) -> bool:
+        """A frame more than ``reset_fraction`` occluded from its previous one: the chain starts afresh there."""
+        return occluded > self.reset_fraction
+
     def validate(self) -> "BlendParams":
         """Refuse kept fractions outside [0, 1]; returns ``self``."""
         for name in ("moving", "static"):
