@@ -34,8 +34,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
         out=args.out, inputs=list(args.inputs), heldout=tuple(args.heldout) if args.heldout else HELDOUT,
         size=(w, h), cache=args.cache, per_panorama=args.per_panorama, per_video=args.per_video, jobs=args.jobs,
         threads=args.global_threads or 1, spec=NetSpec(widths=widths, blocks=args.blocks),
-        train=TrainOptions(steps=args.steps, batch=args.batch, lr=args.lr), figure=args.figure,
-        fresh=args.fresh, command="hallucinator " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+        train=TrainOptions(steps=args.steps, batch=args.batch, lr=args.lr, corr_weight=args.corr_weight),
+        figure=args.figure, fresh=args.fresh, command="hallucinator " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     card = run(opts)
     verdicts = card["figures"]["heldout_panoramas"].get("verdicts", {})
     missed = [k for k, ok in verdicts.items() if not ok]
@@ -52,13 +52,18 @@ def register(sub) -> None:
     p.add_argument("--out", default=DEFAULT_OUT, help=f"the student's ONNX file (default {DEFAULT_OUT}); its card "
                                                       "is written beside it as .json")
     p.add_argument("--size", default="512x256", help="training size WxH (default 512x256)")
-    p.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
+    p.add_argument("--steps", type=int, default=2000,
+                   help="training steps (default 2000; run again with more to continue)")
     p.add_argument("--batch", type=int, default=4, help="pictures per step (default 4)")
     p.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate, decayed by a cosine")
+    p.add_argument("--corr-weight", type=float, default=0.5,
+                   help="weight of the loss term 1 - correlation of the blurred residuals (default 0.5)")
     p.add_argument("--widths", default="12,24,48", help="channels at 1/2, 1/4, 1/8 size (default 12,24,48)")
     p.add_argument("--blocks", type=int, default=4, help="residual blocks at 1/8 size (default 4)")
-    p.add_argument("--per-panorama", type=int, default=16, help="teacher dreams per training panorama")
-    p.add_argument("--per-video", type=int, default=32, help="frames per training video (each eye of stereo)")
+    p.add_argument("--per-panorama", type=int, default=32,
+                   help="teacher dreams per training panorama (default 32)")
+    p.add_argument("--per-video", type=int, default=64,
+                   help="frames per training video, each eye of a stereo one (default 64)")
     p.add_argument("--heldout", action="append", metavar="NAME",
                    help="file name of an input kept out of training (repeat; default: two panoramas and the "
                         "three.js clip)")

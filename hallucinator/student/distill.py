@@ -30,8 +30,8 @@ class DistillOptions:
     heldout: Tuple[str, ...] = HELDOUT
     size: Tuple[int, int] = (512, 256)
     cache: str = ".hallucinator-cache/distill"
-    per_panorama: int = 16
-    per_video: int = 32
+    per_panorama: int = 32
+    per_video: int = 64
     jobs: int = 1
     threads: int = 1
     spec: NetSpec = NetSpec()
@@ -126,12 +126,14 @@ def run(opts: DistillOptions) -> Dict:
     log(f"{len(plan.split('train'))} training dreams, {len(plan.split('heldout'))} held out "
         f"({', '.join(plan.heldout) or 'none'}); cache {cache.root}")
     t0 = time.perf_counter()
-    fill = teacher.fill_cache(plan, cache, jobs=opts.jobs, threads=opts.threads)
+    fill = teacher.fill_cache(plan, cache, jobs=opts.jobs, threads=1 if opts.jobs > 1 else opts.threads)
     t_teacher = time.perf_counter() - t0
 
     pics, res, samples = teacher.load_split(plan, cache, "train")
     data_key = short_hash([s.key(opts.size, fingerprint) for s in samples])
-    meta = {"data": data_key, "spec": dataclasses.asdict(opts.spec), "train": dataclasses.asdict(opts.train)}
+    # the checkpoint belongs to the data and the settings; not to --steps, so a run can be resumed with more
+    train_key = {k: v for k, v in dataclasses.asdict(opts.train).items() if k != "steps"}
+    meta = {"data": data_key, "spec": dataclasses.asdict(opts.spec), "train": train_key}
     ckpt = cache.root / f"train-{short_hash(meta)}.pt"
     if opts.fresh and ckpt.exists():
         ckpt.unlink()
@@ -167,7 +169,8 @@ def run(opts: DistillOptions) -> Dict:
         },
         "training": {**dataclasses.asdict(opts.train), "steps_done": state.step,
                      "seconds": round(state.seconds, 1), "losses": state.losses[::max(len(state.losses) // 60, 1)],
-                     "loss": "MSE(residual) + blur_weight * MSE(residual blurred, sigma 2 px)",
+                     "loss": "MSE(residual) + blur_weight * MSE(blurred, sigma 2 px) "
+                             "+ corr_weight * (1 - corr(blurred gray))",
                      "teacher_seconds": round(t_teacher, 1), "teacher": fill},
         "figures": {"heldout_panoramas": result, "heldout_video_frames_correlation":
                     [round(c, 4) for c in frames_corr], "onnxruntime_cpu": timing,

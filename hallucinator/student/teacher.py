@@ -11,6 +11,7 @@ the engine's fingerprint; so a rerun or a resumed run never dreams a sample twic
 """
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
 import zlib
@@ -312,7 +313,9 @@ def fill_cache(plan: Plan, cache: TeacherCache, jobs: int = 1, threads: int = 1)
             results = map(_dream_job, work)
             _run(results, len(work), t0)
         else:
-            with ProcessPoolExecutor(jobs, initializer=_worker_init, initargs=(threads,)) as ex:
+            # spawned, not forked: a fork of a process whose torch thread pools have started can deadlock
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,)) as ex:
                 _run(ex.map(_dream_job, work), len(work), t0)
     return {"samples": len(plan.samples), "cached_before": done0, "dreamed": len(todo),
             "seconds": round(time.perf_counter() - t0, 1)}

@@ -1,8 +1,10 @@
 """The distillation loop: Adam on the teacher's residuals, checkpoints to resume from, a calibrated gain.
 
-Loss: mean squared error on the residual plus the same on the residual blurred (Gaussian, sigma 2 px, the
-scale the figures are measured at), both in 1.0 = full-scale units.  Each batch is rolled in longitude by a
-random number of columns and mirrored at random (the teacher is equivariant to both, up to its jitter).
+Loss: mean squared error on the residual, plus the same on the residual blurred (Gaussian, sigma 2 px, the
+scale the figures are measured at), both in 1.0 = full-scale units, plus ``corr_weight`` times one minus the
+correlation of the blurred gray residuals of each picture (scale-free: every picture counts, weak or strong).
+Each batch is rolled in longitude by a random number of columns and mirrored at random (the teacher is
+equivariant to both, up to its jitter).
 The student's output is the teacher's mean over seeds, which is weaker than any one dream; at the end its
 output is multiplied by a gain, fitted on the training set, that gives it the teacher's strength (the mean
 absolute gray residual), folded into ``NetSpec.out_scale``.
@@ -29,11 +31,12 @@ GRAY = (0.299, 0.587, 0.114)   # as hallucinator.quality's gray
 
 @dataclass
 class TrainOptions:
-    steps: int = 1500
+    steps: int = 2000
     batch: int = 4
     lr: float = 2e-3
     lr_final: float = 1e-4        # cosine decay to this
     blur_weight: float = 1.0      # weight of the blurred-residual term
+    corr_weight: float = 0.5      # weight of 1 - correlation of the blurred gray residuals (per picture)
     checkpoint_every: int = 100
     seed: int = 0
 
@@ -118,8 +121,12 @@ def train(pics: np.ndarray, res: np.ndarray, spec: NetSpec, opts: TrainOptions, 
             g["lr"] = _lr(opts, state.step)
         pred = net(x)
         loss = F.mse_loss(pred, y)
-        if opts.blur_weight:
-            loss = loss + opts.blur_weight * F.mse_loss(blur(pred, kernel), blur(y, kernel))
+        if opts.blur_weight or opts.corr_weight:
+            bp, by = blur(pred, kernel), blur(y, kernel)
+            if opts.blur_weight:
+                loss = loss + opts.blur_weight * F.mse_loss(bp, by)
+            if opts.corr_weight:
+                loss = loss + opts.corr_weight * (1.0 - correlation(gray(bp), gray(by)).mean())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -139,6 +146,13 @@ def train(pics: np.ndarray, res: np.ndarray, spec: NetSpec, opts: TrainOptions, 
             save_checkpoint(checkpoint, net, opt, state, rng, meta)
     net.eval()
     return net, state
+
+
+def correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation per picture of (N, H, W) tensors."""
+    a = a.flatten(1) - a.flatten(1).mean(1, keepdim=True)
+    b = b.flatten(1) - b.flatten(1).mean(1, keepdim=True)
+    return (a * b).sum(1) / ((a * a).sum(1) * (b * b).sum(1)).sqrt().clamp_min(1e-12)
 
 
 def gray(x: torch.Tensor) -> torch.Tensor:
