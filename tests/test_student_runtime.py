@@ -99,3 +99,22 @@ def test_missing_and_corrupt_files_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="not a usable ONNX model") as e:
         Student(bad)
     assert "\n" not in str(e.value)
+
+
+def test_temporal_blend_carries_the_previous_residual(tiny):
+    from hallucinator.student.temporal import TemporalBlend
+
+    rng = np.random.default_rng(4)
+    a = (rng.random((64, 128, 3)) * 255).astype(np.uint8)
+    b = np.roll(a, 8, axis=1)   # the whole picture turned by 8 columns
+    with Student(tiny) as s:
+        plain = TemporalBlend(0.0)
+        assert np.array_equal(plain.dream(s, a), s.dream(a))
+        blend = TemporalBlend(0.5)
+        assert np.array_equal(blend.dream(s, a), s.dream(a))          # the first frame is the student's
+        mixed = blend.residual(s, b)
+        want = 0.5 * np.roll(s.residual(a), 8, axis=1) + 0.5 * s.residual(b)
+        inner = (slice(4, -4), slice(16, -16))    # the flow is trusted away from the poles and its edges
+        assert np.abs(mixed[inner] - want[inner]).mean() < 0.2 * np.abs(want[inner]).mean()
+        blend.reset()
+        assert np.array_equal(blend.residual(s, b), s.residual(b))
