@@ -121,6 +121,36 @@ def _live_options(args):
     return LiveOptions(engine=args.engine, size=size, student=args.student, device=args.device)
 
 
+def _sources(args, live, stack: contextlib.ExitStack):
+    """(dream, control, pose-log metadata, live figures): the files as given, or with ``--live`` the source
+    dreamed on its own thread and the source itself as the control."""
+    if live is None:
+        return args.source, args.control, None, None
+    from ..live.session import open_live
+
+    lp = stack.enter_context(open_live(args.source, live, stereo=args.stereo, loop=args.loop,
+                                       hwaccel=args.hwaccel))
+    print(f"live: {lp.description}", flush=True)
+    return lp.dream, lp.control, lp.log_metadata(), lp.stats
+
+
+def _play(args, size, eye, pose, live):
+    """Play in a window or headset; (summary, the XR session or None, live figures or None)."""
+    from ..viewer.app import Viewer
+
+    with contextlib.ExitStack() as stack:
+        dream, control, log_metadata, stats = _sources(args, live, stack)
+        v = stack.enter_context(Viewer(size=size, fullscreen=args.fullscreen, visible=not args.headless,
+                                       xr=args.xr, status=not args.no_status,
+                                       title=f"Hallucinator - {Path(args.source).name}"))
+        summary = v.play(dream, control=control, dose=args.dose, duration_s=args.duration,
+                         max_frames=args.frames, pose=pose, pose_log=args.pose_log, start_s=args.start,
+                         loop=args.loop, audio=not args.no_audio, audio_device=_audio_device(args.audio_device),
+                         realtime=args.realtime, stereo=args.stereo, eye=eye, hwaccel=args.hwaccel,
+                         xr_layer=args.xr_layer, log_metadata=log_metadata)
+        return summary, v.xr, stats
+
+
 def run_view(args) -> int:
     from ..config import parse_size
     from ..viewer.export import export_replay, render_still, save_png
@@ -169,7 +199,6 @@ def run_view(args) -> int:
         return 0
     from ..io.images import is_image_path
     from ..live.camera import parse_camera
-    from ..viewer.app import Viewer
 
     if args.headless and args.duration is None and args.frames is None and not args.replay_pose \
             and parse_camera(args.source) is None and is_image_path(args.source):
@@ -179,24 +208,7 @@ def run_view(args) -> int:
         pose = ReplayPose.from_file(args.replay_pose)
     else:
         pose = MouseKeyboardPose(yaw=args.yaw, pitch=args.pitch, roll=args.roll, fov=args.fov, width=size[0])
-    with contextlib.ExitStack() as stack:
-        dream, control, log_metadata, stats = args.source, args.control, None, None
-        if live is not None:
-            from ..live.session import open_live
-
-            lp = stack.enter_context(open_live(args.source, live, stereo=args.stereo, loop=args.loop,
-                                               hwaccel=args.hwaccel))
-            print(f"live: {lp.description}", flush=True)
-            dream, control, log_metadata, stats = lp.dream, lp.control, lp.log_metadata(), lp.stats
-        v = stack.enter_context(Viewer(size=size, fullscreen=args.fullscreen, visible=not args.headless,
-                                       xr=args.xr, status=not args.no_status,
-                                       title=f"Hallucinator - {Path(args.source).name}"))
-        summary = v.play(dream, control=control, dose=args.dose, duration_s=args.duration,
-                         max_frames=args.frames, pose=pose, pose_log=args.pose_log, start_s=args.start,
-                         loop=args.loop, audio=not args.no_audio, audio_device=_audio_device(args.audio_device),
-                         realtime=args.realtime, stereo=args.stereo, eye=eye, hwaccel=args.hwaccel,
-                         xr_layer=args.xr_layer, log_metadata=log_metadata)
-        session = v.xr
+    summary, session, stats = _play(args, size, eye, pose, live)
     print(summary.line())
     if stats is not None:
         print(stats.line())

@@ -14,7 +14,7 @@ previous frame (after a seek).
 from __future__ import annotations
 
 import contextlib
-from typing import Optional, Protocol, Tuple
+from typing import Protocol, Tuple
 
 import numpy as np
 
