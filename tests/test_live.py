@@ -225,3 +225,21 @@ def test_view_live_bad_input_is_one_line_exit_2(shared, tmp_path, capsys):
     _one_line_exit_2(capsys, ["view", video, "--live", "--live-size", "big"], "--live-size")
     _one_line_exit_2(capsys, ["view", video, "--live", "--engine", "gradient", "--live-size", "300x100"], "2:1")
     _one_line_exit_2(capsys, ["view", tmp_path / "missing.mp4", "--live"], "missing.mp4", "camera:N")
+
+
+def test_live_feed_dreams_its_newest_frame_and_shows_it_when_ready():
+    """A camera (not seekable): the newest waiting frame is dreamed, stamped with the playback clock when
+    its dream is ready (due at once), whatever its capture time."""
+    clock = FakeClock()
+    feed = ListSource(40)
+    feed.seekable = False
+    live = LiveSource(feed, SlowEngine(clock, 0.1), clock=clock, backlog=4)
+    live.follow_clock(clock)
+    live.start()
+    try:
+        frames = drain(live)
+    finally:
+        live.close()
+    idx = [f.index for f in frames]
+    assert idx[:3] == [3, 7, 11] and all(b - a == 4 for a, b in zip(idx, idx[1:])), idx
+    assert [f.time for f in frames[:3]] == pytest.approx([0.1, 0.2, 0.3])

@@ -10,7 +10,8 @@ took, in the same order, so the dose mixes the source (0) and its dream (1).
 Which frame to dream next is :class:`DreamPicker`'s choice, without threads or clocks: the newest frame
 that will be due when its dream is ready (the playback clock plus the dream latency), never one whose
 time has not come when an older one is still waiting for it.  With the clock behind the frames (dreaming
-runs ahead) frames are dreamed in order; with the clock ahead, older frames are passed over.
+runs ahead) frames are dreamed in order; with the clock ahead, older frames are passed over.  A live feed
+(a camera: not seekable) always has its newest frame dreamed, shown as soon as it is ready.
 """
 from __future__ import annotations
 
@@ -253,7 +254,9 @@ class LiveSource:
                             self._stop.wait(0.02)
                     continue
                 clock = self._playback_clock
-                pick, skip = self.picker.choose(frames, clock() if clock is not None else None,
+                now = clock() if clock is not None else None
+                # a live feed (a camera) has nothing to wait for: its newest frame is dreamed
+                pick, skip = self.picker.choose(frames, float("inf") if not self.seekable else now,
                                                 self._latency or 0.0)
                 for _ in range(pick + 1):
                     self._waiting.popleft()
@@ -266,8 +269,11 @@ class LiveSource:
                 self._latency = took if self._latency is None else \
                     (1 - LATENCY_EMA) * self._latency + LATENCY_EMA * took
                 self.stats.add(took, done)
-                out = Frame(frame.index, frame.time, dreamed, frame.loop)
-                src = Frame(frame.index, frame.time, np.ascontiguousarray(frame.image), frame.loop)
+                when = frame.time
+                if not self.seekable:   # a live feed's frame is due as soon as it is dreamed
+                    when = clock() if clock is not None else 0.0
+                out = Frame(frame.index, when, dreamed, frame.loop)
+                src = Frame(frame.index, when, np.ascontiguousarray(frame.image), frame.loop)
                 self._put((out, src), generation)
         except BaseException as exc:   # surfaced by get()
             self.error = exc
