@@ -37,7 +37,8 @@ bench-gpu: setup
 	done
 
 # live dreaming on a GPU (issue 11): the student at 4096x2048 (>= 60 fps wanted), the gradient engine at 2048x1024
-# (>= 30 fps wanted); each also times the teacher at that size and plays the test room clip dreamed live
+# (>= 30 fps wanted); each also times the teacher at that size and plays the test room clip dreamed live (the
+# playback needs a display: under xvfb-run it renders on the CPU, so on a headless server add --play-frames 0)
 LIVE_CLIP ?= ../shared/data/videos/gvr-testroom-synthetic-1920x960.mp4
 .PHONY: bench-live-gpu
 bench-live-gpu: setup
