@@ -216,7 +216,8 @@ def cmd_bench_live(args: argparse.Namespace) -> int:
     check_source(args.source)
     sizes = tuple(parse_size(s, "--sizes") for s in args.sizes.split(",") if s.strip())
     opts = LiveBenchOptions(
-        source=args.source, live=LiveOptions(engine=args.engine, student=args.student, device=args.device),
+        source=args.source, live=LiveOptions(engine=args.engine, student=args.student, device=args.device,
+                                             threads=getattr(args, "global_threads", None)),
         size=parse_size(args.size), sizes=sizes, frames=args.frames, teacher_repeat=args.teacher_repeat,
         play_frames=args.play_frames, view_size=parse_size(args.view_size, "--view-size"),
         live_size=parse_size(args.live_size, "--live-size") if args.live_size else None)

@@ -118,7 +118,8 @@ def _live_options(args):
         raise UserError("--live plays; --screenshot and --export render pre-dreamed files (dream it first with "
                         "hallucinator dream)")
     size = parse_size(args.live_size, "--live-size") if args.live_size else None
-    return LiveOptions(engine=args.engine, size=size, student=args.student, device=args.device)
+    return LiveOptions(engine=args.engine, size=size, student=args.student, device=args.device,
+                       threads=getattr(args, "global_threads", None))
 
 
 def _sources(args, live, stack: contextlib.ExitStack):

@@ -132,7 +132,7 @@ def measure(opts: LiveBenchOptions) -> Dict[str, Any]:
         result["providers"] = list(engine.providers)
         if opts.live.engine == "student":
             result["student"] = {"path": str(engine.student.path), "sha256": engine.student.sha256,
-                                 "train_size": list(engine.student.train_size)}
+                                 "train_size": list(engine.student.train_size), "threads": engine.threads}
         for size in sizes:
             engine.size = size   # dream at the frame's own size
             secs = time_engine(engine, _sized(frames, size), opts.frames)

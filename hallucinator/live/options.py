@@ -18,13 +18,15 @@ class LiveOptions:
     """``engine``: ``student`` (the distilled net in ONNX Runtime) or ``gradient`` (the engine, warm-started
     along the flow).  ``size``: the dreaming size (W, H); None is the engine's own (the student's train
     size, :data:`GRADIENT_LIVE_SIZE`).  ``student``: the student file (None: the shipped one).
-    ``device``: auto, cpu, cuda or cuda:N."""
+    ``device``: auto, cpu, cuda or cuda:N.  ``threads``: the student's CPU threads (None: all cores but one,
+    :func:`.engines.live_threads`; ``hallucinator --threads N`` sets it)."""
 
     engine: str = "student"
     size: Optional[Tuple[int, int]] = None
     student: Optional[str] = None
     device: str = "auto"
     strength: float = 1.0
+    threads: Optional[int] = None
 
     def __post_init__(self):
         if self.engine not in ENGINES:
