@@ -16,10 +16,10 @@ from ..errors import UserError
 
 def _command_modules():
     """The modules that contribute subcommands, in the order they appear in --help."""
-    from . import bench, demo, dream, experiment, inspect, models, video, view
+    from . import bench, demo, distill, dream, experiment, inspect, models, video, view
 
     # dream: images here, videos through cli.video; video: cache and bench video; view: view and bench viewer
-    return (dream, models, inspect, demo, bench, video, view, experiment)
+    return (dream, distill, models, inspect, demo, bench, video, view, experiment)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -138,6 +138,8 @@ def _quality_line(q: Dict[str, Any]) -> str:
 def cmd_dream(args: argparse.Namespace) -> int:
     from ..io.probe import is_video
 
+    if args.engine == "student":
+        return cmd_dream_student(args)
     cfg = config_from_args(args)
     if is_video(args.input):
         return run_video(args, cfg)
@@ -151,12 +153,60 @@ def cmd_dream(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dream_student(args: argparse.Namespace) -> int:
+    """``dream --engine student``: the distilled student in ONNX Runtime (docs/student.md)."""
+    from ..config import parse_size
+    from ..io.probe import is_video
+    from ..student.runtime import Student
+    from ..student import run as student_run
+
+    size = parse_size(args.student_size, "--student-size") if args.student_size else None
+    if args.temporal is not None and not 0.0 <= args.temporal < 1.0:
+        raise UserError(f"--temporal must be in [0, 1), not {args.temporal}")
+    device = (args.device or "auto").split(":")[0]   # cuda:N -> cuda (ONNX Runtime picks the device)
+    with Student(args.student, device=device, threads=args.global_threads) as student:
+        if not args.quiet:
+            print(f"student {student.path.name} on {', '.join(student.providers)}", file=sys.stderr)
+        if is_video(args.input):
+            from .video import options_from_args
+            from dataclasses import replace
+
+            opts = replace(options_from_args(args), progress=not args.quiet)
+            if args.output and not is_video(args.output):
+                raise UserError(f"output {args.output} must be a video file (.mp4, .mov or .m4v); "
+                                "use --png-dir for a PNG sequence")
+            side = student_run.dream_video(args.input, args.output, student, opts, size=size,
+                                           strength=args.strength, blend=args.temporal)
+            if not args.quiet:
+                q, t = side["quality"], side["timings_s"]
+                print(f"wrote {args.output or opts.png_dir}: {side['frames_written']} frames in {t['total']:.1f} s "
+                      f"({t['dream'] / max(side['frames_written'], 1) * 1000:.0f} ms dreaming per frame)  "
+                      f"warping error (minus source's) {q.get('warp_error') or 0:.5f}  strength {q['strength']:.4f}  "
+                      f"brightness drift {100 * q['brightness_drift']:.2f}%")
+            return 0
+        side = student_run.dream_image(args.input, args.output, student, size=size, strength=args.strength)
+        if not args.quiet:
+            print(f"wrote {args.output} and {args.output}.json in {side['timings_s']['dream']:.2f}s  "
+                  + _quality_line(side["quality"]))
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("dream", help="dream a 360° image or video (or an ordinary picture with --flat)",
                        description="Dream INPUT into OUTPUT and write OUTPUT.json with every parameter.")
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress or summary")
+    g = p.add_argument_group("engine (docs/student.md)")
+    g.add_argument("--engine", choices=("gradient", "student"), default="gradient",
+                   help="gradient: the dream engine (default); student: the distilled network, an instant preview")
+    g.add_argument("--student", metavar="ONNX", help="the student file (default: the shipped "
+                                                     "models/student-lite2-block12.onnx)")
+    g.add_argument("--student-size", metavar="WxH", help="dream at this size and enlarge the residual onto the "
+                                                         "full frame (default: the frame's own size)")
+    g.add_argument("--strength", type=float, default=1.0, help="student: multiply the residual (default 1)")
+    g.add_argument("--temporal", type=float, metavar="KEEP", default=None,
+                   help="student video: keep this part of the previous frame's residual, carried along the flow")
     add_dream_options(p)
     add_video_arguments(p)
     p.set_defaults(func=cmd_dream)

@@ -1,0 +1,164 @@
+"""``hallucinator dream --engine student``: stills and videos through the student, with the engine's outputs.
+
+Stills are written as the engine writes them (PNG/JPEG with XMP GPano via ``io.images.write_image``); videos
+through ``video.sink.Sink`` (360° metadata, the source's audio, the matched control, a PNG sequence), frames
+split into eyes and resized by ``video.layout`` as the engine's runs are.  Every output gets a sidecar that
+names the student (path, SHA-256, providers, card).  Video figures are the engine's: warping error along the
+source's wrap-aware flow minus the source's own, strength, brightness drift (``video.figures``).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..errors import UserError, notice
+from ..provenance import sha256_file, versions, write_sidecar
+from .runtime import Student
+from .temporal import TemporalBlend
+
+
+def dream_image(input_path: str, output_path: str, student: Student, size: Optional[Tuple[int, int]] = None,
+                strength: float = 1.0) -> Dict[str, Any]:
+    """Dream one equirect still with the student; write it (with 360° metadata) and its sidecar."""
+    from .. import quality
+    from ..io.images import check_writable, read_image, write_image
+    from ..io.xmp import GPANO_SUFFIXES
+
+    check_writable(output_path)
+    notes: List[str] = []
+    src = read_image(input_path, notes)
+    for note in notes:
+        notice(f"{input_path}: {note}")
+    h, w = src.shape[:2]
+    if abs(w - 2 * h) > 1:
+        raise UserError(f"{input_path} is {w}x{h}, not a 2:1 equirectangular panorama; the student dreams "
+                        f"panoramas only (use the gradient engine with --flat for other pictures)")
+    t0 = time.perf_counter()
+    out = student.dream(src, size=size, strength=strength)
+    t_dream = time.perf_counter() - t0
+    unmarked = [] if Path(output_path).suffix.lower() in GPANO_SUFFIXES else \
+        [f"{Path(output_path).suffix} output carries no 360° metadata; write .png or .jpg for photo viewers"]
+    for msg in unmarked:
+        notice(msg)
+    sidecar = {
+        "kind": "hallucinator.dream.image",
+        "engine": "student",
+        "input": {"path": str(input_path), "sha256": sha256_file(input_path), "width": w, "height": h,
+                  "conversions": notes},
+        "output": {"path": str(output_path)},
+        "student": student.describe(),
+        "dream_size": list(size) if size else [w, h],
+        "strength": strength,
+        "versions": versions(("torch", "numpy", "cv2", "onnxruntime")),
+        "timings_s": {"dream": round(t_dream, 4)},
+        "quality": quality.inspect(src, out),
+        "warnings": [f"input: {n}" for n in notes] + unmarked,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_image(output_path, out, spherical=True)
+    try:
+        write_sidecar(output_path + ".json", sidecar)
+    except BaseException:
+        Path(output_path).unlink(missing_ok=True)
+        raise
+    return sidecar
+
+
+def dream_video(input_path: str, output: Optional[str], student: Student, opts, size: Optional[Tuple[int, int]] = None,
+                strength: float = 1.0, blend: Optional[float] = None) -> Dict[str, Any]:
+    """Dream a video with the student (``opts``: :class:`~hallucinator.video.options.VideoOptions`); write the
+    dream, control and PNG outputs the options ask for, and the sidecar.  ``blend`` (0..1) carries that part of
+    the previous frame's residual along the flow (:class:`TemporalBlend`); None or 0: each frame alone."""
+    from tqdm import tqdm
+
+    from ..io.probe import scan_packets
+    from ..io.reader import VideoReader
+    from ..io.writer import check_video_output
+    from ..video import flow as flowmod
+    from ..video.figures import Timer, clip_figures, frame_figures
+    from ..video.layout import plan_layout
+    from ..video.sink import Sink
+
+    if output is None and opts.png_dir is None:
+        raise UserError("give an output video, or --png-dir for a PNG sequence")
+    for target in (output, opts.control):
+        if target and os.path.abspath(target) == os.path.abspath(input_path):
+            raise UserError(f"output {target} is the input file; choose another name")
+        if target:
+            check_video_output(target)
+    start, stop = opts.frames if opts.frames else (0, None)
+    scan_packets(input_path).require(input_path, stop)
+    timer, warnings = Timer(), []
+    t_start = time.perf_counter()
+    with VideoReader(input_path) as reader:
+        info = reader.info
+        if info.frames and start >= info.frames:
+            raise UserError(f"--frames starts at {start} but {input_path} has {info.frames} frames")
+        layout = plan_layout(info, opts)
+        if info.display_size != (layout.width, layout.height * layout.eyes) and not opts.size:
+            warnings.append(f"source {info.display_size[0]}x{info.display_size[1]} resampled to "
+                            f"{layout.width}x{layout.height} per eye")
+            notice(f"{input_path}: {warnings[-1]}")
+        audio_from = input_path if (opts.audio and info.has_audio) else None
+        blends = [TemporalBlend(blend) if blend else None for _ in range(layout.eyes)]
+        figures: List[list] = [[] for _ in range(layout.eyes)]
+        prev: List[Optional[Tuple[np.ndarray, np.ndarray]]] = [None] * layout.eyes
+        total = (min(stop, info.frames) if stop else info.frames) - start if info.frames else None
+        n = 0
+        with Sink(output, opts, info, layout, audio_from, start, timer, warnings) as sink, \
+                tqdm(total=total, unit="frame", desc="student", disable=not opts.progress, file=sys.stderr) as bar:
+            for frame in reader.frames(start, stop):
+                sources = layout.split(frame.image)
+                dreams = []
+                for e, src in enumerate(sources):
+                    t0 = time.perf_counter()
+                    if blends[e] is not None:
+                        dream = blends[e].dream(student, src, size=size, strength=strength)
+                    else:
+                        dream = student.dream(src, size=size, strength=strength)
+                    timer.add("dream", time.perf_counter() - t0)
+                    dreams.append(dream)
+                    t0 = time.perf_counter()
+                    if prev[e] is None:
+                        figures[e].append(frame_figures(frame.index, dream, src, None, None, None, None))
+                    else:
+                        fwd, bwd = flowmod.flow_pair(prev[e][0], src)
+                        occ = flowmod.occlusion_mask(fwd, bwd)
+                        figures[e].append(frame_figures(frame.index, dream, src, prev[e][0], prev[e][1], bwd, occ))
+                    timer.add("figures", time.perf_counter() - t0)
+                    prev[e] = (src, dream)
+                sink.write(frame.index, frame.pts, layout.join(dreams), layout.join(sources))
+                n += 1
+                bar.update(1)
+    seconds = time.perf_counter() - t_start
+    quality = clip_figures(figures)
+    sidecar = {
+        "kind": "video",
+        "engine": "student",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "command": sys.argv,
+        "input": os.path.abspath(input_path),
+        "input_sha256": sha256_file(input_path),
+        "input_info": info.to_dict(),
+        "output": os.path.abspath(output) if output else None,
+        "control": os.path.abspath(opts.control) if opts.control else None,
+        "png_dir": os.path.abspath(opts.png_dir) if opts.png_dir else None,
+        "student": student.describe(),
+        "dream_size": list(size) if size else [layout.width, layout.height],
+        "strength": strength,
+        "temporal_blend": blend or 0.0,
+        "video": opts.to_dict(),
+        "frames_written": n,
+        "versions": versions(("torch", "numpy", "cv2", "av", "onnxruntime")),
+        "timings_s": dict(timer.t, total=seconds, fps=n / seconds if seconds > 0 else None),
+        "quality": quality,
+        "warnings": warnings,
+    }
+    if output or opts.png_dir:
+        write_sidecar(str(output or Path(opts.png_dir)) + ".json", sidecar)
+    return sidecar

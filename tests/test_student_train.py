@@ -1,0 +1,77 @@
+"""Distillation: a tiny student learns, checkpoints resume, the plan keeps its held-out split."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hallucinator.errors import UserError
+from hallucinator.student import evaluate, teacher
+from hallucinator.student.export import TINY
+from hallucinator.student.train import TrainOptions, fit_gain, predict, train, with_gain
+
+
+def _data(n=6, h=32, w=64):
+    rng = np.random.default_rng(0)
+    pics = (rng.random((n, h, w, 3)) * 255).astype(np.uint8)
+    # a target the net can learn: the picture's contrast, stronger near the poles
+    x = pics.astype(np.float32) / 255
+    lat = np.abs(np.linspace(-1, 1, h, dtype=np.float32))[None, :, None, None]
+    res = (0.2 * (x - 0.5) * (0.5 + lat)).astype(np.float16)
+    return pics, res
+
+
+def test_tiny_student_learns_and_resumes(tmp_path):
+    torch.set_num_threads(1)
+    pics, res = _data()
+    ckpt = tmp_path / "ckpt.pt"
+    opts = TrainOptions(steps=40, batch=2, lr=5e-3, checkpoint_every=20)
+    net, state = train(pics, res, TINY, opts, checkpoint=ckpt, meta={"k": 1})
+    assert state.step == 40 and ckpt.is_file()
+    first, last = state.losses[0][1], state.losses[-1][1]
+    assert last < 0.7 * first, state.losses
+    # the same command with more steps continues from step 40
+    more = TrainOptions(steps=60, batch=2, lr=5e-3, checkpoint_every=20)
+    net2, state2 = train(pics, res, TINY, more, checkpoint=ckpt, meta={"k": 1})
+    assert state2.step == 60 and state2.losses[:4] == state.losses[:4]
+    # other data: starts afresh
+    _, state3 = train(pics, res, TINY, TrainOptions(steps=10, batch=2), checkpoint=ckpt, meta={"k": 2})
+    assert state3.step == 10 and len(state3.losses) == 1
+    gain = fit_gain(net2, pics, res)
+    scaled = with_gain(net2, gain)
+    g = np.array([0.299, 0.587, 0.114], np.float32)
+    assert np.abs(predict(scaled, pics) @ g).mean() == pytest.approx(np.abs(res.astype(np.float32) @ g).mean(),
+                                                                       rel=1e-3)
+
+
+def test_spread_frames_keep_their_prefix():
+    assert teacher.spread_frames(100, 3) == teacher.spread_frames(100, 8)[:3]
+    assert len(set(teacher.spread_frames(5, 10))) == 5
+
+
+def test_plan_holds_out_whole_sources(tmp_path):
+    from PIL import Image
+
+    files = []
+    for name in ("a.png", "b.png", "grid-synthetic.png"):
+        p = tmp_path / name
+        Image.fromarray(np.zeros((32, 64, 3), np.uint8)).save(p)
+        files.append(str(p))
+    plan = teacher.plan_samples(files, ["b.png"], per_panorama=3)
+    assert {s.picture.name for s in plan.split("train")} == {"a.png"}
+    assert [s.seed for s in plan.split("heldout")] == [0, 1]
+    assert "grid-synthetic.png" not in plan.sources
+    assert plan_keys(plan) == plan_keys(teacher.plan_samples(files, ["b.png"], per_panorama=3))
+    with pytest.raises(UserError, match="not among the inputs"):
+        teacher.plan_samples(files, ["c.png"])
+
+
+def plan_keys(plan):
+    return [s.key((64, 32), "f") for s in plan.samples]
+
+
+def test_correlation_and_figures():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(32, 64, 3))
+    assert evaluate.correlation(evaluate.blurred_gray(a), evaluate.blurred_gray(a)) == pytest.approx(1.0)
+    assert abs(evaluate.correlation(evaluate.blurred_gray(a), evaluate.blurred_gray(rng.normal(size=a.shape)))) < 0.2
