@@ -224,6 +224,7 @@ def test_view_live_bad_input_is_one_line_exit_2(shared, tmp_path, capsys):
     _one_line_exit_2(capsys, ["view", video, "--live", "--control", video], "--control")
     _one_line_exit_2(capsys, ["view", video, "--live", "--live-size", "big"], "--live-size")
     _one_line_exit_2(capsys, ["view", video, "--live", "--engine", "gradient", "--live-size", "300x100"], "2:1")
+    _one_line_exit_2(capsys, ["view", video, "--live", "--temporal", "1.5"], "--temporal")
     _one_line_exit_2(capsys, ["view", tmp_path / "missing.mp4", "--live"], "missing.mp4", "camera:N")
 
 

@@ -138,3 +138,16 @@ def test_bench_live_json(xdisplay, student, shared, capsys):
     for key in ("dropped", "dropped_fraction", "displayed_fps", "dreamed_fps", "latency_ms", "late"):
         assert key in live
     assert {"load_average", "ratio_bar", "teacher"} <= set(r)
+
+
+def test_temporal_blend_carries_the_previous_residual(student, shared):
+    from hallucinator.live.bench import source_frames
+    from hallucinator.live.engines import StudentEngine
+
+    frames = source_frames(str(shared(BATTLE)), 2)
+    with StudentEngine(LiveOptions(student=str(student), size=LIVE_SIZE, device="cpu", temporal=0.5)) as e:
+        alone = [e.dream(f) for f in frames]
+        chain = e.chain()
+        blended = [chain.dream(f) for f in frames]
+        assert "temporal blend 0.5" in e.describe()
+    assert np.array_equal(blended[0], alone[0]) and not np.array_equal(blended[1], alone[1])

@@ -73,6 +73,9 @@ def register(sub):
     live.add_argument("--live-size", help="with --live: dreaming size WxH (default: the student's train size; "
                                           f"{GRADIENT_LIVE_SIZE[0]}x{GRADIENT_LIVE_SIZE[1]} for gradient)")
     live.add_argument("--device", default="auto", help="with --live: auto, cpu, cuda or cuda:N")
+    live.add_argument("--temporal", type=float, metavar="KEEP",
+                      help="with --live --engine student: carry KEEP (0..1) of the previous frame's residual "
+                           "along the flow (as dream --engine student --temporal); default each frame alone")
     p.set_defaults(func=run_view)
 
 
@@ -106,7 +109,8 @@ def _live_options(args):
     from ..live.options import LiveOptions
 
     live_only = {"--engine": args.engine != "student", "--student": args.student is not None,
-                 "--live-size": args.live_size is not None, "--device": args.device != "auto"}
+                 "--live-size": args.live_size is not None, "--device": args.device != "auto",
+                 "--temporal": args.temporal is not None}
     if not args.live:
         given = [k for k, v in live_only.items() if v]
         if given:
@@ -119,7 +123,7 @@ def _live_options(args):
                         "hallucinator dream)")
     size = parse_size(args.live_size, "--live-size") if args.live_size else None
     return LiveOptions(engine=args.engine, size=size, student=args.student, device=args.device,
-                       threads=getattr(args, "global_threads", None))
+                       threads=getattr(args, "global_threads", None), temporal=args.temporal)
 
 
 def _sources(args, live, stack: contextlib.ExitStack):

@@ -60,14 +60,17 @@ class StudentEngine(contextlib.AbstractContextManager):
         self.student = self._stack.enter_context(Student(opts.student, device=opts.device, threads=self.threads))
         self.size: Tuple[int, int] = tuple(opts.size or self.student.train_size)
         self.strength = opts.strength
+        self.temporal = opts.temporal
         self.providers = tuple(self.student.providers)
 
     def describe(self) -> str:
-        return (f"engine student ({self.student.sha256[:12]}), providers {', '.join(self.providers)} "
+        blend = f", temporal blend {self.temporal:g}" if self.temporal else ""
+        return (f"engine student ({self.student.sha256[:12]}{blend}), providers {', '.join(self.providers)} "
                 f"({self.threads} CPU threads), live size {self.size[0]}x{self.size[1]}")
 
-    def chain(self) -> "StudentEngine":
-        return self
+    def chain(self):
+        """Itself (each frame alone), or with ``temporal`` one :class:`BlendedChain` per eye."""
+        return BlendedChain(self) if self.temporal else self
 
     def dream(self, frame: np.ndarray) -> np.ndarray:
         return self.student.dream(frame, size=self.size, strength=self.strength)
@@ -80,6 +83,23 @@ class StudentEngine(contextlib.AbstractContextManager):
 
     def __exit__(self, *exc):
         self.close()
+
+
+class BlendedChain:
+    """The student with its flow-guided temporal blend (:class:`hallucinator.student.temporal.TemporalBlend`)."""
+
+    def __init__(self, engine: StudentEngine):
+        from ..student.temporal import TemporalBlend
+
+        self.engine = engine
+        self.blend = TemporalBlend(engine.temporal)
+
+    def reset(self) -> None:
+        self.blend.reset()
+
+    def dream(self, frame: np.ndarray) -> np.ndarray:
+        e = self.engine
+        return self.blend.dream(e.student, frame, size=e.size, strength=e.strength)
 
 
 class GradientEngine(contextlib.AbstractContextManager):

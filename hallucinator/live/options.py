@@ -27,11 +27,14 @@ class LiveOptions:
     device: str = "auto"
     strength: float = 1.0
     threads: Optional[int] = None
+    temporal: Optional[float] = None   # the student's flow-guided blend: the kept part of the previous residual
 
     def __post_init__(self):
         if self.engine not in ENGINES:
             raise UserError(f"--engine {self.engine!r} is not one of {', '.join(ENGINES)}")
         if self.size is not None and (self.size[0] < 8 or self.size[1] < 4):
             raise UserError(f"--live-size {self.size[0]}x{self.size[1]} is too small; use at least 8x4")
+        if self.temporal is not None and not (self.engine == "student" and 0.0 <= self.temporal < 1.0):
+            raise UserError(f"--temporal {self.temporal:g}: give a kept fraction in [0, 1) with --engine student")
         if self.student is not None and self.engine != "student":
             raise UserError("--student applies to --engine student only; leave it out or use the student engine")
