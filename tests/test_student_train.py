@@ -1,6 +1,8 @@
 """Distillation: a tiny student learns, checkpoints resume, the plan keeps its held-out split."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -75,3 +77,32 @@ def test_correlation_and_figures():
     a = rng.normal(size=(32, 64, 3))
     assert evaluate.correlation(evaluate.blurred_gray(a), evaluate.blurred_gray(a)) == pytest.approx(1.0)
     assert abs(evaluate.correlation(evaluate.blurred_gray(a), evaluate.blurred_gray(rng.normal(size=a.shape)))) < 0.2
+
+
+@pytest.mark.slow
+def test_distill_end_to_end_and_rerun_from_the_cache(tmp_path, shared, capsys):
+    from hallucinator.cli import main
+    from hallucinator.student import Student
+
+    panos = [str(shared(f"panoramas/{n}")) for n in ("panolens-cabin-1024.jpg", "panolens-forest-tree.jpg")]
+    out = tmp_path / "student-test.onnx"
+    args = ["distill", *panos, "--heldout", "panolens-forest-tree.jpg", "--size", "128x64", "--steps", "4",
+            "--per-panorama", "2", "--widths", "4,8,8", "--blocks", "1", "--cache", str(tmp_path / "cache"),
+            "--out", str(out), "--figure", str(tmp_path / "fig.jpg")]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "4 to dream" in err and "correlation_ratio" in err
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["data"]["heldout"] == ["panolens-forest-tree.jpg"]
+    assert card["data"]["train_sources"] == ["panolens-cabin-1024.jpg"]
+    assert card["training"]["steps_done"] == 4 and card["teacher"]["settings"]["layers"] == ["block12"]
+    assert set(card["figures"]["heldout_panoramas"]["verdicts"]) == set(
+        ["correlation_ratio", "strength_ratio", "seam_ratio", "pole_horizon_coherence_ratio",
+         "tangential_bias_excess"])
+    assert (tmp_path / "fig.jpg").stat().st_size > 1000
+    with Student(out) as s:
+        assert s.train_size == (128, 64) and s.card["sha256"] == s.sha256
+    # the same command again: every dream from the cache, training resumed at its end
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "4 cached, 0 to dream" in err and "resuming at step 4" in err

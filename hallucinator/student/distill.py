@@ -81,6 +81,37 @@ def _time_forward(path: Path, size: Tuple[int, int], repeats: int = 7) -> Dict[s
     return {"size": f"{size[0]}x{size[1]}", "ms_median": round(1000 * float(np.median(ts)), 1), "threads": 1}
 
 
+def _evaluate(out: Path, plan: teacher.Plan, cache: teacher.TeacherCache, opts: DistillOptions):
+    """The held-out figures of the exported student (through ONNX Runtime), its picture, its speed."""
+    from .runtime import Student
+
+    with Student(out, device="cpu", threads=opts.threads) as student:
+        named = _heldout_panoramas(plan, cache)
+        result = evaluate.evaluate(named, student.residual) if named else {}
+        fpics, fres = _heldout_frames(plan, cache)
+        frames_corr = evaluate.frame_correlations(fpics, fres, student.residual)
+        if opts.figure and named:
+            from .figures import comparison, write_jpeg
+
+            name = sorted(named)[0]
+            d = named[name]
+            pic = d["picture"]
+            to_u8 = lambda r: np.clip(np.rint(pic.astype(np.float32) + 255 * r), 0, 255).astype(np.uint8)  # noqa: E731
+            write_jpeg(opts.figure, comparison(pic, to_u8(d["teacher"][0]), student.dream(pic)))
+            log(f"wrote {opts.figure} ({name}, held out)")
+    timing = _time_forward(out, opts.size)
+    if result:
+        log("held-out figures (mean over " + ", ".join(sorted(named)) + "):")
+        for line in evaluate.report_lines(result):
+            print(line, file=sys.stderr, flush=True)
+    if frames_corr:
+        log(f"held-out video frames: student-teacher correlation {np.mean(frames_corr):.3f} "
+            f"({len(frames_corr)} frames)")
+    log(f"ONNX Runtime, CPU, 1 thread: {timing['ms_median']} ms per {timing['size']} frame")
+
+    return result, frames_corr, timing
+
+
 def run(opts: DistillOptions) -> Dict:
     """Distil a student into ``opts.out`` (ONNX) with its card; returns the card."""
     from ..threads import set_threads
@@ -112,31 +143,7 @@ def run(opts: DistillOptions) -> Dict:
     final = with_gain(net, gain)
     export_onnx(final, out, train_size=opts.size)
 
-    from .runtime import Student
-
-    with Student(out, device="cpu", threads=opts.threads) as student:
-        named = _heldout_panoramas(plan, cache)
-        result = evaluate.evaluate(named, student.residual) if named else {}
-        fpics, fres = _heldout_frames(plan, cache)
-        frames_corr = evaluate.frame_correlations(fpics, fres, student.residual)
-        if opts.figure and named:
-            from .figures import comparison, write_jpeg
-
-            name = sorted(named)[0]
-            d = named[name]
-            pic = d["picture"]
-            to_u8 = lambda r: np.clip(np.rint(pic.astype(np.float32) + 255 * r), 0, 255).astype(np.uint8)  # noqa: E731
-            write_jpeg(opts.figure, comparison(pic, to_u8(d["teacher"][0]), student.dream(pic)))
-            log(f"wrote {opts.figure} ({name}, held out)")
-    timing = _time_forward(out, opts.size)
-    if result:
-        log("held-out figures (mean over " + ", ".join(sorted(named)) + "):")
-        for line in evaluate.report_lines(result):
-            print(line, file=sys.stderr, flush=True)
-    if frames_corr:
-        log(f"held-out video frames: student-teacher correlation {np.mean(frames_corr):.3f} "
-            f"({len(frames_corr)} frames)")
-    log(f"ONNX Runtime, CPU, 1 thread: {timing['ms_median']} ms per {timing['size']} frame")
+    result, frames_corr, timing = _evaluate(out, plan, cache, opts)
 
     card = {
         "kind": "hallucinator student",

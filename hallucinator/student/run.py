@@ -79,8 +79,7 @@ def dream_video(input_path: str, output: Optional[str], student: Student, opts, 
     from ..io.probe import scan_packets
     from ..io.reader import VideoReader
     from ..io.writer import check_video_output
-    from ..video import flow as flowmod
-    from ..video.figures import Timer, clip_figures, frame_figures
+    from ..video.figures import Timer, clip_figures
     from ..video.layout import plan_layout
     from ..video.sink import Sink
 
@@ -105,38 +104,58 @@ def dream_video(input_path: str, output: Optional[str], student: Student, opts, 
                             f"{layout.width}x{layout.height} per eye")
             notice(f"{input_path}: {warnings[-1]}")
         audio_from = input_path if (opts.audio and info.has_audio) else None
-        blends = [TemporalBlend(blend) if blend else None for _ in range(layout.eyes)]
-        figures: List[list] = [[] for _ in range(layout.eyes)]
-        prev: List[Optional[Tuple[np.ndarray, np.ndarray]]] = [None] * layout.eyes
+        eyes = [_Eye(student, size, strength, blend, timer) for _ in range(layout.eyes)]
         total = (min(stop, info.frames) if stop else info.frames) - start if info.frames else None
         n = 0
         with Sink(output, opts, info, layout, audio_from, start, timer, warnings) as sink, \
                 tqdm(total=total, unit="frame", desc="student", disable=not opts.progress, file=sys.stderr) as bar:
             for frame in reader.frames(start, stop):
                 sources = layout.split(frame.image)
-                dreams = []
-                for e, src in enumerate(sources):
-                    t0 = time.perf_counter()
-                    if blends[e] is not None:
-                        dream = blends[e].dream(student, src, size=size, strength=strength)
-                    else:
-                        dream = student.dream(src, size=size, strength=strength)
-                    timer.add("dream", time.perf_counter() - t0)
-                    dreams.append(dream)
-                    t0 = time.perf_counter()
-                    if prev[e] is None:
-                        figures[e].append(frame_figures(frame.index, dream, src, None, None, None, None))
-                    else:
-                        fwd, bwd = flowmod.flow_pair(prev[e][0], src)
-                        occ = flowmod.occlusion_mask(fwd, bwd)
-                        figures[e].append(frame_figures(frame.index, dream, src, prev[e][0], prev[e][1], bwd, occ))
-                    timer.add("figures", time.perf_counter() - t0)
-                    prev[e] = (src, dream)
+                dreams = [eye.step(frame.index, src) for eye, src in zip(eyes, sources)]
                 sink.write(frame.index, frame.pts, layout.join(dreams), layout.join(sources))
                 n += 1
                 bar.update(1)
     seconds = time.perf_counter() - t_start
-    quality = clip_figures(figures)
+    sidecar = _video_sidecar(input_path, output, student, opts, info, size, strength, blend, n, timer, seconds,
+                             clip_figures([e.figures for e in eyes]), warnings, layout)
+    if output or opts.png_dir:
+        write_sidecar(str(output or Path(opts.png_dir)) + ".json", sidecar)
+    return sidecar
+
+
+class _Eye:
+    """One eye of a student-dreamed video: its dream (alone or blended along the flow) and its figures."""
+
+    def __init__(self, student: Student, size, strength: float, blend: Optional[float], timer):
+        self.student, self.size, self.strength, self.timer = student, size, strength, timer
+        self.blend = TemporalBlend(blend) if blend else None
+        self.figures: list = []
+        self.prev: Optional[Tuple[np.ndarray, np.ndarray]] = None
+
+    def step(self, index: int, src: np.ndarray) -> np.ndarray:
+        from ..video import flow as flowmod
+        from ..video.figures import frame_figures
+
+        t0 = time.perf_counter()
+        if self.blend is not None:
+            dream = self.blend.dream(self.student, src, size=self.size, strength=self.strength)
+        else:
+            dream = self.student.dream(src, size=self.size, strength=self.strength)
+        self.timer.add("dream", time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        if self.prev is None:
+            self.figures.append(frame_figures(index, dream, src, None, None, None, None))
+        else:
+            fwd, bwd = flowmod.flow_pair(self.prev[0], src)
+            occ = flowmod.occlusion_mask(fwd, bwd)
+            self.figures.append(frame_figures(index, dream, src, self.prev[0], self.prev[1], bwd, occ))
+        self.timer.add("figures", time.perf_counter() - t0)
+        self.prev = (src, dream)
+        return dream
+
+
+def _video_sidecar(input_path, output, student, opts, info, size, strength, blend, n, timer, seconds, quality,
+                   warnings, layout) -> Dict[str, Any]:
     sidecar = {
         "kind": "video",
         "engine": "student",
@@ -159,6 +178,4 @@ def dream_video(input_path: str, output: Optional[str], student: Student, opts, 
         "quality": quality,
         "warnings": warnings,
     }
-    if output or opts.png_dir:
-        write_sidecar(str(output or Path(opts.png_dir)) + ".json", sidecar)
     return sidecar

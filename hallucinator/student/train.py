@@ -85,9 +85,10 @@ def save_checkpoint(path: Path, net: StudentNet, opt, state: TrainState, rng: np
 
 
 def train(pics: np.ndarray, res: np.ndarray, spec: NetSpec, opts: TrainOptions, checkpoint: Optional[Path] = None,
-          meta: Optional[Dict] = None, log=sys.stderr):
+          meta: Optional[Dict] = None, log=None):
     """Train a student on ``pics`` (N, h, w, 3) uint8 and ``res`` (N, h, w, 3) teacher residuals; resume from
     ``checkpoint`` when it exists with the same ``meta`` (the data and settings fingerprint).  Returns (net, state)."""
+    log = log or sys.stderr
     torch.manual_seed(opts.seed)
     net = StudentNet(spec)
     opt = torch.optim.Adam(net.parameters(), lr=opts.lr)
