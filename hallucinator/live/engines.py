@@ -20,7 +20,7 @@ from typing import Protocol, Tuple
 import numpy as np
 
 from ..errors import UserError
-from ..sphere import resize_equirect_image
+from ..student import resize
 from .options import GRADIENT_LIVE_SCHEDULE, GRADIENT_LIVE_SIZE, LiveOptions
 
 
@@ -30,11 +30,10 @@ class Chain(Protocol):
 
 
 def enlarge_residual(frame: np.ndarray, small_src: np.ndarray, small_dream: np.ndarray) -> np.ndarray:
-    """``frame`` plus the residual ``small_dream - small_src`` enlarged wrap-aware to the frame's size."""
+    """``frame`` plus the residual ``small_dream - small_src`` enlarged wrap-aware to the frame's size (the
+    student's fast resize, equal to :func:`hallucinator.sphere.resize_equirect_image`)."""
     h, w = frame.shape[:2]
-    res = small_dream.astype(np.float32) - small_src.astype(np.float32)
-    if res.shape[:2] != (h, w):
-        res = resize_equirect_image(res, width=w, height=h)
+    res = resize.enlarge(small_dream.astype(np.float32) - small_src.astype(np.float32), w, h)
     return np.clip(frame.astype(np.float32) + res + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -165,8 +164,7 @@ class WarmChain:
 
         e, chain = self.engine, self.state
         w, h = e.size
-        small = frame if frame.shape[:2] == (h, w) else resize_equirect_image(frame, width=w, height=h)
-        small = np.ascontiguousarray(small)
+        small = np.ascontiguousarray(resize.shrink(frame, w, h))
         detail = None
         if chain.src is not None:
             fwd, bwd = flowmod.flow_pair(chain.src, small, e.blend.flow)
