@@ -166,7 +166,8 @@ def format_result(r: Dict[str, Any]) -> str:
     lines.append(f"  teacher  {r['size']:>10}: {r['teacher_s']:9.3f} s/frame  ({r['teacher']['model']} "
                  f"{','.join(r['teacher']['layers'])}, {r['teacher']['octaves']} octaves x "
                  f"{r['teacher']['iterations']} iterations)")
-    lines.append(f"  ratio teacher/{r['engine']} at {r['size']}: {r['ratio']:.1f}x (bar {r['ratio_bar']:g}x)")
+    bar = f" (bar {r['ratio_bar']:g}x)" if r["engine"] == "student" else ""
+    lines.append(f"  ratio teacher/{r['engine']} at {r['size']}: {r['ratio']:.1f}x{bar}")
     if "live" in r:
         p = r["live"]
         lines.append(f"  live {p['source']} at {p['live_size']} -> {p['view_size']}: {p['video_frames']} frames "
