@@ -1,4 +1,5 @@
-"""``hallucinator bench dream``: seconds per frame of the engine against the plain reference, in the same run."""
+"""``hallucinator bench dream``: seconds per frame of the engine against the plain reference, in the same run;
+``hallucinator bench live``: the live engine against the teacher, and a live playback (:mod:`hallucinator.live.bench`)."""
 from __future__ import annotations
 
 import argparse
@@ -203,3 +204,47 @@ def register_bench(bench_sub) -> None:
     p.add_argument("--random-weights", action="store_true", help="same architecture, random weights (speed only)")
     p.add_argument("--json", action="store_true", help="one machine-readable line")
     p.set_defaults(func=cmd_bench_dream)
+    register_bench_live(bench_sub)
+
+
+def cmd_bench_live(args: argparse.Namespace) -> int:
+    from ..config import parse_size
+    from ..live.bench import LiveBenchOptions, format_result, measure
+    from ..live.options import LiveOptions
+    from ..live.session import check_source
+
+    check_source(args.source)
+    sizes = tuple(parse_size(s, "--sizes") for s in args.sizes.split(",") if s.strip())
+    opts = LiveBenchOptions(
+        source=args.source, live=LiveOptions(engine=args.engine, student=args.student, device=args.device,
+                                             threads=getattr(args, "global_threads", None)),
+        size=parse_size(args.size), sizes=sizes, frames=args.frames, teacher_repeat=args.teacher_repeat,
+        play_frames=args.play_frames, view_size=parse_size(args.view_size, "--view-size"),
+        live_size=parse_size(args.live_size, "--live-size") if args.live_size else None)
+    r = measure(opts)
+    print(json.dumps(r) if args.json else format_result(r))
+    return 0
+
+
+def register_bench_live(bench_sub) -> None:
+    from ..live.options import ENGINES
+
+    p = bench_sub.add_parser("live", help="live dreaming: ms/frame at several sizes vs the teacher, live playback",
+                             description="The live engine's ms/frame at several sizes and the teacher's (the engine "
+                                         "with default settings) s/frame at --size in the same run, their ratio, "
+                                         "then a headless realtime playback of SOURCE dreamed live at --live-size: "
+                                         "displayed fps and dropped frames.")
+    p.add_argument("source", help="video (or image) whose frames are dreamed and played")
+    p.add_argument("--engine", choices=ENGINES, default="student", help="student (default) or gradient")
+    p.add_argument("--student", help="student file (default: the shipped one)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--size", default="512x256", help="size where the teacher is timed and the ratio taken")
+    p.add_argument("--sizes", default="256x128,384x192,512x256,1024x512",
+                   help="comma-separated sizes for the engine's ms/frame")
+    p.add_argument("--frames", type=int, default=20, help="timed frames per size (median counts; default 20)")
+    p.add_argument("--teacher-repeat", type=int, default=1, help="timed teacher frames after one untimed")
+    p.add_argument("--live-size", default="384x192", help="dreaming size of the playback (default 384x192)")
+    p.add_argument("--view-size", default="640x360", help="viewport of the playback (default 640x360)")
+    p.add_argument("--play-frames", type=int, default=150, help="frames of live playback (0: no playback)")
+    p.add_argument("--json", action="store_true", help="one machine-readable line")
+    p.set_defaults(func=cmd_bench_live)

@@ -1,12 +1,14 @@
 """Command line: ``hallucinator view`` and ``hallucinator bench viewer``."""
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
 
 from ..errors import UserError
 from ..io.probe import STEREO_CHOICES
+from ..live.options import ENGINES, GRADIENT_LIVE_SIZE
 from ..viewer.request import XR_LAYERS
 
 
@@ -22,7 +24,8 @@ def register(sub):
         epilog="keys: drag/arrows look, wheel or +/- zoom, 0 recentre, space pause, PgUp/PgDn or "
                "shift+left/right seek 5 s, Home restart, [ ] dose -/+0.1, \\ back to the timeline, "
                "h status line, f fullscreen, l loop, q/Esc quit")
-    p.add_argument("source", help="dream video or image (equirectangular, 360x180)")
+    p.add_argument("source", help="dream video or image (equirectangular, 360x180); with --live any video, image "
+                                  "or camera:N")
     p.add_argument("--control", help="matched control video/image; the dose mixes control (0) and dream (1)")
     p.add_argument("--dose", default="1",
                    help="dose: a number (0 control, 1 dream, >1 exaggerates), a timeline like "
@@ -59,6 +62,20 @@ def register(sub):
     p.add_argument("--hwaccel", action="store_true", help="try hardware video decoding (CUDA/VAAPI/...)")
     p.add_argument("--every-frame", dest="realtime", action="store_false",
                    help="show every frame once, as fast as it renders (no audio; offline review)")
+    live = p.add_argument_group("live dreaming")
+    live.add_argument("--live", action="store_true",
+                      help="dream each frame of SOURCE (a file or camera:N, V4L2) as it plays; the control is "
+                           "the source itself, so --dose mixes source (0) and dream (1)")
+    live.add_argument("--engine", choices=ENGINES, default="student",
+                      help="with --live: student (the distilled net in ONNX Runtime, default) or gradient (the "
+                           "engine warm-started along the flow, a reduced schedule; for GPUs)")
+    live.add_argument("--student", help="with --live: the student file (default: the shipped one)")
+    live.add_argument("--live-size", help="with --live: dreaming size WxH (default: the student's train size; "
+                                          f"{GRADIENT_LIVE_SIZE[0]}x{GRADIENT_LIVE_SIZE[1]} for gradient)")
+    live.add_argument("--device", default="auto", help="with --live: auto, cpu, cuda or cuda:N")
+    live.add_argument("--temporal", type=float, metavar="KEEP",
+                      help="with --live --engine student: carry KEEP (0..1) of the previous frame's residual "
+                           "along the flow (as dream --engine student --temporal); default each frame alone")
     p.set_defaults(func=run_view)
 
 
@@ -86,13 +103,71 @@ def _audio_device(text):
     return int(text) if text.isdigit() else text
 
 
+def _live_options(args):
+    """The :class:`~hallucinator.live.options.LiveOptions` of ``--live`` (None without it), checked."""
+    from ..config import parse_size
+    from ..live.options import LiveOptions
+
+    live_only = {"--engine": args.engine != "student", "--student": args.student is not None,
+                 "--live-size": args.live_size is not None, "--device": args.device != "auto",
+                 "--temporal": args.temporal is not None}
+    if not args.live:
+        given = [k for k, v in live_only.items() if v]
+        if given:
+            raise UserError(f"{', '.join(given)} applies to --live only; add --live or leave it out")
+        return None
+    if args.control:
+        raise UserError("--live shows the source as the control; leave out --control")
+    if args.screenshot or args.export:
+        raise UserError("--live plays; --screenshot and --export render pre-dreamed files (dream it first with "
+                        "hallucinator dream)")
+    size = parse_size(args.live_size, "--live-size") if args.live_size else None
+    return LiveOptions(engine=args.engine, size=size, student=args.student, device=args.device,
+                       threads=getattr(args, "global_threads", None), temporal=args.temporal)
+
+
+def _sources(args, live, stack: contextlib.ExitStack):
+    """(dream, control, pose-log metadata, live figures): the files as given, or with ``--live`` the source
+    dreamed on its own thread and the source itself as the control."""
+    if live is None:
+        return args.source, args.control, None, None
+    from ..live.session import open_live
+
+    lp = stack.enter_context(open_live(args.source, live, stereo=args.stereo, loop=args.loop,
+                                       hwaccel=args.hwaccel))
+    print(f"live: {lp.description}", flush=True)
+    return lp.dream, lp.control, lp.log_metadata(), lp.stats
+
+
+def _play(args, size, eye, pose, live):
+    """Play in a window or headset; (summary, the XR session or None, live figures or None)."""
+    from ..viewer.app import Viewer
+
+    with contextlib.ExitStack() as stack:
+        dream, control, log_metadata, stats = _sources(args, live, stack)
+        v = stack.enter_context(Viewer(size=size, fullscreen=args.fullscreen, visible=not args.headless,
+                                       xr=args.xr, status=not args.no_status,
+                                       title=f"Hallucinator - {Path(args.source).name}"))
+        summary = v.play(dream, control=control, dose=args.dose, duration_s=args.duration,
+                         max_frames=args.frames, pose=pose, pose_log=args.pose_log, start_s=args.start,
+                         loop=args.loop, audio=not args.no_audio, audio_device=_audio_device(args.audio_device),
+                         realtime=args.realtime, stereo=args.stereo, eye=eye, hwaccel=args.hwaccel,
+                         xr_layer=args.xr_layer, log_metadata=log_metadata)
+        return summary, v.xr, stats
+
+
 def run_view(args) -> int:
     from ..config import parse_size
     from ..viewer.export import export_replay, render_still, save_png
     from ..viewer.pose import MouseKeyboardPose, Pose, ReplayPose
 
     size = parse_size(args.size)
-    if not Path(args.source).exists():
+    live = _live_options(args)
+    if live is not None:
+        from ..live.session import check_source
+
+        check_source(args.source)
+    elif not Path(args.source).exists():
         raise UserError(f"{args.source} not found; give an equirectangular image or video")
     if args.control and not Path(args.control).exists():
         raise UserError(f"control {args.control} not found; give the matched control video")
@@ -103,7 +178,7 @@ def run_view(args) -> int:
         raise UserError("--export needs --replay-pose LOG (the views to render)")
     if args.xr and (args.screenshot or args.export):
         raise UserError("--xr cannot be combined with --screenshot or --export (they render headless)")
-    if args.dose not in ("1", "1.0") and not args.control:
+    if args.dose not in ("1", "1.0") and not args.control and live is None:
         print("hallucinator: note: --dose mixes the dream with --control; without a control the dream is shown "
               "as it is", file=sys.stderr)
     if args.xr_layer != "auto" and not args.xr:
@@ -128,25 +203,20 @@ def run_view(args) -> int:
         print(f"wrote {args.export} ({n} frames, {size[0]}x{size[1]})")
         return 0
     from ..io.images import is_image_path
-    from ..viewer.app import Viewer
+    from ..live.camera import parse_camera
 
     if args.headless and args.duration is None and args.frames is None and not args.replay_pose \
-            and is_image_path(args.source):
+            and parse_camera(args.source) is None and is_image_path(args.source):
         raise UserError("a still image shown --headless would never end; add --duration SECONDS "
                         "(or use --screenshot)")
     if args.replay_pose:
         pose = ReplayPose.from_file(args.replay_pose)
     else:
         pose = MouseKeyboardPose(yaw=args.yaw, pitch=args.pitch, roll=args.roll, fov=args.fov, width=size[0])
-    with Viewer(size=size, fullscreen=args.fullscreen, visible=not args.headless, xr=args.xr,
-                status=not args.no_status, title=f"Hallucinator - {Path(args.source).name}") as v:
-        summary = v.play(args.source, control=args.control, dose=args.dose, duration_s=args.duration,
-                         max_frames=args.frames, pose=pose, pose_log=args.pose_log, start_s=args.start,
-                         loop=args.loop, audio=not args.no_audio, audio_device=_audio_device(args.audio_device),
-                         realtime=args.realtime, stereo=args.stereo, eye=eye, hwaccel=args.hwaccel,
-                         xr_layer=args.xr_layer)
-        session = v.xr
+    summary, session, stats = _play(args, size, eye, pose, live)
     print(summary.line())
+    if stats is not None:
+        print(stats.line())
     if session is not None:
         done = ", ".join(f"{n} {k} layers in {f} frames" for k, (f, n) in session.layers_submitted.items())
         print(f"xr: {done or 'no frames'}; session states {' > '.join(session.states)}")

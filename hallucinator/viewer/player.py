@@ -147,6 +147,9 @@ class Playback:
             for src in (self.src, self.ctrl):
                 if isinstance(src, VideoSource):
                     src.drop_before = lambda: self._t_now - late
+        follow = getattr(self.src, "follow_clock", None)   # a live source passes over frames it would show late
+        if follow is not None:
+            follow((lambda: self._t_now) if self.sched.realtime and not self.still else None)
         s.clock = ("audio-virtual" if self.audio.virtual else "audio") if self.audio is not None else self.clock.kind
         self.wall0 = time.monotonic()
         self.t_begin = self.clock.time()
@@ -190,7 +193,7 @@ class Playback:
         return action is not Action.STOP
 
     def _seek(self, t: float):
-        if self.still:
+        if self.still or not getattr(self.src, "seekable", True):   # a camera cannot seek
             return
         end = self.src.duration if not self.sched.loop else float("inf")
         t = max(0.0, min(t, max(0.0, end - self.sched.period)))
@@ -284,7 +287,8 @@ class Playback:
         dur = self.src.duration if not self.still else 0.0
         return (f"{t:7.2f}/{dur:.2f}s  frame {index}  dose {dose:.2f}  "
                 f"yaw {yaw:6.1f} pitch {pitch:5.1f} fov {pose.fov:5.1f}  "
-                f"dropped {self.records.summary.dropped}" + ("  [paused]" if self.clock.paused else ""))
+                f"dropped {self.records.summary.dropped}" + ("  [paused]" if self.clock.paused else "")
+                + (f"  {self.src.status_text()}" if hasattr(self.src, "status_text") else ""))
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> PlaybackSummary:
