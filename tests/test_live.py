@@ -78,6 +78,17 @@ class SlowEngine:
         return frame + 100
 
 
+def dream_all(source, engine, clock, **kw):
+    """(the live source, every frame it gives) for ``source`` dreamed by ``engine`` on the fake ``clock``."""
+    live = LiveSource(source, engine, clock=clock, **kw)
+    live.follow_clock(clock)
+    live.start()
+    try:
+        return live, drain(live)
+    finally:
+        live.close()
+
+
 def drain(live, limit=1000):
     out = []
     for _ in range(limit):
@@ -102,14 +113,8 @@ def test_picker_chooses_the_newest_frame_due_when_its_dream_is_ready():
 
 
 def test_dream_thread_in_order_when_it_keeps_up():
-    clock = FakeClock()
-    live = LiveSource(ListSource(30), SlowEngine(clock, 0.0), clock=clock)
-    live.follow_clock(clock)   # the fake clock never moves: dreaming is always ahead
-    live.start()
-    try:
-        frames = drain(live)
-    finally:
-        live.close()
+    clock = FakeClock()   # the fake clock never moves: dreaming is always ahead
+    live, frames = dream_all(ListSource(30), SlowEngine(clock, 0.0), clock)
     assert [f.index for f in frames] == list(range(30))
     assert all(int(f.image[0, 0, 0]) == f.index + 100 for f in frames)
     assert live.stats.dreamed == 30 and live.stats.passed_over == 0
@@ -119,13 +124,7 @@ def test_dream_thread_falls_behind_passes_over_frames_and_the_scheduler_counts_t
     """Dreams take 0.1 s of playback time (2.5 frame periods): the thread dreams the frame that will be due
     when its dream is ready and passes over the others; the player's scheduler counts them as dropped."""
     clock = FakeClock()
-    live = LiveSource(ListSource(40), SlowEngine(clock, 0.1), clock=clock)
-    live.follow_clock(clock)
-    live.start()
-    try:
-        frames = drain(live)
-    finally:
-        live.close()
+    live, frames = dream_all(ListSource(40), SlowEngine(clock, 0.1), clock)
     idx = [f.index for f in frames]
     assert idx[:3] == [0, 5, 7] and all(b > a for a, b in zip(idx, idx[1:])), idx
     # each dream after the first is of the newest frame due 0.1 s (the latency estimate) after its start
@@ -234,13 +233,7 @@ def test_live_feed_dreams_its_newest_frame_and_shows_it_when_ready():
     clock = FakeClock()
     feed = ListSource(40)
     feed.seekable = False
-    live = LiveSource(feed, SlowEngine(clock, 0.1), clock=clock, backlog=4)
-    live.follow_clock(clock)
-    live.start()
-    try:
-        frames = drain(live)
-    finally:
-        live.close()
+    live, frames = dream_all(feed, SlowEngine(clock, 0.1), clock, backlog=4)
     idx = [f.index for f in frames]
     assert idx[:3] == [3, 7, 11] and all(b - a == 4 for a, b in zip(idx, idx[1:])), idx
     assert [f.time for f in frames[:3]] == pytest.approx([0.1, 0.2, 0.3])

@@ -11,12 +11,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import numpy as np
 
 from ..config import DreamConfig, load_config_file, preset
-from ..errors import UserError, notice
+from ..errors import UserError
 from .args import add_dataclass_arguments, values_from_args
 from .video import add_video_arguments, run_video
 
@@ -70,19 +70,13 @@ def dream_image_file(input_path: str, output_path: str, cfg: DreamConfig, quiet:
 
     from .. import quality, sphere
     from ..engine import Dreamer
-    from ..io.images import check_writable, read_image, write_image
-    from ..io.xmp import GPANO_SUFFIXES
-    from ..provenance import sha256_file, versions, write_sidecar
+    from ..io.images import check_writable, read_still_input, unmarked_outputs, write_image_with_sidecar
+    from ..provenance import sha256_file, versions
 
     check_writable(output_path)
-    notes: List[str] = []
-    src_u8 = read_image(input_path, notes)
-    for note in notes:
-        notice(f"{input_path}: {note}")
+    src_u8, notes = read_still_input(input_path, cfg.flat, "pass --flat to dream it as an ordinary picture, or "
+                                                           "resample it to 2:1")
     h, w = src_u8.shape[:2]
-    if not cfg.flat and abs(w - 2 * h) > 1:
-        raise UserError(f"{input_path} is {w}x{h}, not a 2:1 equirectangular panorama; pass --flat to dream it "
-                        f"as an ordinary picture, or resample it to {2 * h}x{h}")
     t0 = time.perf_counter()
     dreamer = Dreamer(cfg)
     t_load = time.perf_counter() - t0
@@ -94,10 +88,7 @@ def dream_image_file(input_path: str, output_path: str, cfg: DreamConfig, quiet:
     progress.close()
     for msg in dreamer.warnings:
         print(f"hallucinator: warning: {msg}", file=sys.stderr)
-    unmarked = [] if cfg.flat or Path(output_path).suffix.lower() in GPANO_SUFFIXES else \
-        [f"{Path(output_path).suffix} output carries no 360° metadata; write .png or .jpg for photo viewers"]
-    for msg in unmarked:
-        notice(msg)
+    unmarked = unmarked_outputs(output_path, cfg.flat)
     out_u8 = sphere.to_uint8(out)
     figures = quality.inspect(src_u8, out_u8) if not cfg.flat else {
         "strength_mean": float(np.abs(quality.residual(src_u8, out_u8)).mean())}
@@ -119,12 +110,7 @@ def dream_image_file(input_path: str, output_path: str, cfg: DreamConfig, quiet:
         "warnings": [f"input: {n}" for n in notes] + unmarked + list(dreamer.warnings),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_image(output_path, out_u8, spherical=not cfg.flat)
-    try:
-        write_sidecar(output_path + ".json", sidecar)
-    except BaseException:
-        Path(output_path).unlink(missing_ok=True)
-        raise
+    write_image_with_sidecar(output_path, out_u8, sidecar, spherical=not cfg.flat)
     return sidecar
 
 

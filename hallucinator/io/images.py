@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from ..atomic import atomic_write
-from ..errors import UserError
+from ..errors import UserError, notice
 from .xmp import GPANO_SUFFIXES, embed_xmp, gpano_xmp
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".exr", ".hdr", ".gif")  # still images
@@ -122,6 +122,43 @@ def write_image(path: str, img: np.ndarray, spherical: bool = False) -> None:
             raise UserError(f"cannot write {path}: {exc.strerror}; free some space or choose another output") from None
 
     atomic_write(p, write)
+
+
+def read_still_input(path: str, flat: bool, fix: str) -> Tuple[np.ndarray, List[str]]:
+    """The input still as uint8 RGB and the conversions made (each also shown as a notice).
+
+    A panorama (``flat`` False) must be 2:1; ``fix`` ends the error that says it is not.
+    """
+    notes: List[str] = []
+    img = read_image(path, notes)
+    for note in notes:
+        notice(f"{path}: {note}")
+    h, w = img.shape[:2]
+    if not flat and abs(w - 2 * h) > 1:
+        raise UserError(f"{path} is {w}x{h}, not a 2:1 equirectangular panorama; {fix}")
+    return img, notes
+
+
+def unmarked_outputs(path: str, flat: bool) -> List[str]:
+    """A warning (also shown) when a panorama is written where no 360° metadata can go; else nothing."""
+    suffix = Path(path).suffix.lower()
+    if flat or suffix in GPANO_SUFFIXES:
+        return []
+    msg = f"{suffix} output carries no 360° metadata; write .png or .jpg for photo viewers"
+    notice(msg)
+    return [msg]
+
+
+def write_image_with_sidecar(path: str, img: np.ndarray, sidecar: dict, spherical: bool) -> None:
+    """The image, then ``PATH.json``; the image is removed again when its sidecar cannot be written."""
+    from ..provenance import write_sidecar
+
+    write_image(path, img, spherical=spherical)
+    try:
+        write_sidecar(path + ".json", sidecar)
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
 
 
 def is_image_path(path: str) -> bool:

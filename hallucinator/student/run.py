@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -26,25 +26,16 @@ def dream_image(input_path: str, output_path: str, student: Student, size: Optio
                 strength: float = 1.0) -> Dict[str, Any]:
     """Dream one equirect still with the student; write it (with 360° metadata) and its sidecar."""
     from .. import quality
-    from ..io.images import check_writable, read_image, write_image
-    from ..io.xmp import GPANO_SUFFIXES
+    from ..io.images import check_writable, read_still_input, unmarked_outputs, write_image_with_sidecar
 
     check_writable(output_path)
-    notes: List[str] = []
-    src = read_image(input_path, notes)
-    for note in notes:
-        notice(f"{input_path}: {note}")
+    src, notes = read_still_input(input_path, False, "the student dreams panoramas only (use the gradient engine "
+                                                     "with --flat for other pictures)")
     h, w = src.shape[:2]
-    if abs(w - 2 * h) > 1:
-        raise UserError(f"{input_path} is {w}x{h}, not a 2:1 equirectangular panorama; the student dreams "
-                        f"panoramas only (use the gradient engine with --flat for other pictures)")
     t0 = time.perf_counter()
     out = student.dream(src, size=size, strength=strength)
     t_dream = time.perf_counter() - t0
-    unmarked = [] if Path(output_path).suffix.lower() in GPANO_SUFFIXES else \
-        [f"{Path(output_path).suffix} output carries no 360° metadata; write .png or .jpg for photo viewers"]
-    for msg in unmarked:
-        notice(msg)
+    unmarked = unmarked_outputs(output_path, False)
     sidecar = {
         "kind": "hallucinator.dream.image",
         "engine": "student",
@@ -60,12 +51,7 @@ def dream_image(input_path: str, output_path: str, student: Student, size: Optio
         "warnings": [f"input: {n}" for n in notes] + unmarked,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    write_image(output_path, out, spherical=True)
-    try:
-        write_sidecar(output_path + ".json", sidecar)
-    except BaseException:
-        Path(output_path).unlink(missing_ok=True)
-        raise
+    write_image_with_sidecar(output_path, out, sidecar, spherical=True)
     return sidecar
 
 
@@ -78,18 +64,12 @@ def dream_video(input_path: str, output: Optional[str], student: Student, opts, 
 
     from ..io.probe import scan_packets
     from ..io.reader import VideoReader
-    from ..io.writer import check_video_output
     from ..video.figures import Timer, clip_figures
     from ..video.layout import plan_layout
+    from ..video.run import check_outputs
     from ..video.sink import Sink
 
-    if output is None and opts.png_dir is None:
-        raise UserError("give an output video, or --png-dir for a PNG sequence")
-    for target in (output, opts.control):
-        if target and os.path.abspath(target) == os.path.abspath(input_path):
-            raise UserError(f"output {target} is the input file; choose another name")
-        if target:
-            check_video_output(target)
+    check_outputs(input_path, output, opts)
     start, stop = opts.frames if opts.frames else (0, None)
     scan_packets(input_path).require(input_path, stop)
     timer, warnings = Timer(), []

@@ -93,6 +93,17 @@ class Source:
     stop: Optional[int]
 
 
+def check_outputs(input_path: str, output, opts: VideoOptions) -> None:
+    """Refuse a run with no output, an output that is the input, or an output that cannot be written."""
+    if output is None and opts.png_dir is None:
+        raise UserError("give an output video, or --png-dir for a PNG sequence")
+    for target in (output, opts.control):
+        if target and os.path.abspath(target) == os.path.abspath(input_path):
+            raise UserError(f"output {target} is the input file; choose another name")
+        if target:
+            check_video_output(target)
+
+
 class VideoDreamer:
     """Dream a video file frame by frame with a cache; see :func:`dream_video`."""
 
@@ -131,14 +142,7 @@ class VideoDreamer:
 
     def check_outputs(self, input_path: str, output) -> None:
         """Refuse a run with no output, an output that is the input, or an output that cannot be written."""
-        o = self.opts
-        if output is None and o.png_dir is None:
-            raise UserError("give an output video, or --png-dir for a PNG sequence")
-        for target in (output, o.control):
-            if target and os.path.abspath(target) == os.path.abspath(input_path):
-                raise UserError(f"output {target} is the input file; choose another name")
-            if target:
-                check_video_output(target)
+        check_outputs(input_path, output, self.opts)
 
     def plan(self, input_path: str, reader: VideoReader) -> Source:
         """Check the whole file and the range, plan the layout, say what is converted; nothing is written yet."""
