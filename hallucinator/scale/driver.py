@@ -7,7 +7,8 @@
 3. Chunks whose frames are all in the cache are not run again (a rerun after the driver was killed
    resumes); the others become Ray tasks as soon as they are planned, ``workers`` at once, so the
    workers dream the first chunks while the pass is still scanning the rest.
-4. Frames are assembled in order as their chunks finish: each from its chunk's cached dream, faded with
+4. Frames are assembled in order as the workers cache them (shipped frames: as their chunks finish),
+   so the last chunk's frames are written while it is still dreaming: each from its chunk's cached dream, faded with
    the next chunk's warm-up where they overlap; written with audio, 360° metadata and the matched
    control (:class:`~hallucinator.video.sink.Sink`); figures measured on the output itself.
 5. One sidecar records the plan, the workers, retries, cache hits and per-chunk timings.
@@ -63,6 +64,7 @@ class _Chunks:
         self.chunks: List[Chunk] = []
         self.keys: Dict[int, CacheKeys] = {}
         self.todo: List[Chunk] = []
+        self._running: Dict[int, Chunk] = {}      # sent to the workers, result not yet received
         self.dispatcher = None
         self.bar = None
         self.stack = ExitStack()
@@ -82,13 +84,29 @@ class _Chunks:
                 self._dispatcher().submit(self._job(c), (lambda c=c: r._sources(self.src, c)) if r.scale.ship_frames
                                           else None)
                 self.todo.append(c)
+                self._running[c.index] = c
                 self.bar.total = sum(t.dreamed for t in self.todo)
                 self.bar.refresh()
 
-    def ready(self, k: int):
-        if any(c.index == k for c in self.todo):
-            return self.run._receive(self.dispatcher.wait_for(k), self.keys[k])
-        return None
+    def ready(self, k: int, frame: int) -> None:
+        """Wait until ``frame`` of chunk ``k`` is in the cache: as soon as the worker has cached it, or (frames
+        shipped back) when the chunk has finished."""
+        c = self._running.get(k)
+        if c is None:
+            return
+        if self.run.scale.ship_frames:
+            self._finish(k)
+        else:
+            self.dispatcher.wait_for_frames(k, frame - c.warm_start + 1)
+
+    def finish(self) -> None:
+        """Every chunk's result in (their timings, their shipped frames in the cache)."""
+        for k in list(self._running):
+            self._finish(k)
+
+    def _finish(self, k: int) -> None:
+        self.run._receive(self.dispatcher.wait_for(k), self.keys[k])
+        del self._running[k]
 
     def pump(self) -> None:
         if self.dispatcher is not None:
@@ -157,6 +175,7 @@ class ScaledRun:
             work.add(work.planner.finish(stop))
             src.keys = work.keys[0]
             result = self._assemble(src, work.chunks, work.keys, output, work.ready, work.pump)
+            work.finish()
             info = work.info()
         result.seconds = time.perf_counter() - t_start
         result.timings = dict(self.vd.timer.t, total=result.seconds, fps=result.frames / max(result.seconds, 1e-9))
@@ -225,13 +244,12 @@ class ScaledRun:
 
     # -- assemble
 
-    def _assemble(self, src: Source, chunks: List[Chunk], keys, output, ready: Callable[[int], Any],
+    def _assemble(self, src: Source, chunks: List[Chunk], keys, output, ready: Callable[[int, int], None],
                   between: Callable[[], None] = lambda: None) -> RunResult:
-        """Write every frame in order; ``ready(chunk)`` waits until that chunk's frames are in the cache,
-        ``between()`` runs after each frame (to keep the workers fed)."""
+        """Write every frame in order; ``ready(chunk, frame)`` waits until that frame of that chunk is in the
+        cache, ``between()`` runs after each frame (to keep the workers fed)."""
         o, layout, cache = self.opts, src.layout, self.vd.cache
         parts = contributions(chunks, self.scale.fade)
-        done: set = set()
         chainer = ChainDreamer(self.cfg, o, cache, self._flow_keys(src), self.vd.engines, self.vd.timer)
         figures: List[list] = [[] for _ in range(layout.eyes)]
         cold = {c.start for c in chunks if c.cut or c.index == 0}     # the output starts afresh here
@@ -243,9 +261,7 @@ class ScaledRun:
             for frame in reader.frames(src.start, chunks[-1].stop):
                 i = frame.index
                 for k, _ in parts[i]:
-                    if k not in done:
-                        ready(k)
-                        done.add(k)
+                    ready(k, i)
                 sources = layout.split(frame.image)
                 dreams = [self._blend(keys, parts[i], e, i, sources[e].shape) for e in range(layout.eyes)]
                 for e in range(layout.eyes):

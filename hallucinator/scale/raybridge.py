@@ -23,6 +23,7 @@ from .options import LOCAL
 from .tasks import ChunkJob, ChunkResult, Sources, run_chunk
 
 INSTALL = 'pip install "hallucinator[ray]"'
+FRAME_POLL_S = 0.05     # how often the driver looks for a running chunk's next frame
 
 
 def import_ray():
@@ -66,6 +67,7 @@ class _Progress:
     def __init__(self):
         self.done: Dict[int, int] = {}
         self.attempts: Dict[int, List[List]] = {}
+        self.done: Dict[int, int] = {}          # frames each chunk has reported (its current attempt)
 
     def start(self, chunk: int, pid: int, node: str) -> None:
         self.attempts.setdefault(chunk, []).append([pid, node])
@@ -116,6 +118,16 @@ class Dispatcher:
         self._top_up()
         return self.results[chunk]
 
+    def wait_for_frames(self, chunk: int, n: int) -> None:
+        """Run tasks until chunk ``chunk`` has its first ``n`` frames in the cache (or has finished)."""
+        while chunk not in self.results and self.done.get(chunk, 0) < n:
+            self._top_up()
+            if not self.running:
+                raise RuntimeError(f"chunk {chunk} was never submitted")
+            ready, _ = self.ray.wait(list(self.running), num_returns=1, timeout=FRAME_POLL_S)
+            self._collect(ready)
+            self._poll()
+
     def pump(self) -> None:
         """Collect finished chunks and start queued ones, without waiting (called between frames written)."""
         if self.running:
@@ -136,9 +148,9 @@ class Dispatcher:
             self.results[job.chunk.index] = self._get(ref, job)
 
     def _poll(self) -> None:
-        done, self.attempts = self.ray.get(self.progress.state.remote())
+        self.done, self.attempts = self.ray.get(self.progress.state.remote())
         if self.on_progress:
-            self.on_progress(done)
+            self.on_progress(self.done)
 
     def _get(self, ref, job: ChunkJob) -> ChunkResult:
         c = job.chunk
