@@ -19,6 +19,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
     from ..student.distill import HELDOUT, DistillOptions, run
     from ..student.net import NetSpec
     from ..student.train import TrainOptions
+    from pathlib import Path
 
     w, h = parse_size(args.size)
     if w % 16 or h % 16 or w != 2 * h:
@@ -27,6 +28,11 @@ def cmd_distill(args: argparse.Namespace) -> int:
                     ("--per-panorama", args.per_panorama), ("--per-video", args.per_video)):
         if v < 1:
             raise UserError(f"{name} must be at least 1, not {v}")
+    extra = {} if args.objective_weight is None else {"objective_weight": args.objective_weight}
+    if args.objective_weight is not None and args.objective_weight < 0:
+        raise UserError(f"--objective-weight must not be negative, not {args.objective_weight}")
+    if args.init is not None and not Path(args.init).is_file():
+        raise UserError(f"--init {args.init}: no such checkpoint; give a train-*.pt file from a distill cache")
     widths = tuple(int(v) for v in args.widths.split(","))
     if len(widths) != 3:
         raise UserError(f"--widths {args.widths!r}: give three channel counts, e.g. 12,24,48")
@@ -34,7 +40,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
         out=args.out, inputs=list(args.inputs), heldout=tuple(args.heldout) if args.heldout else HELDOUT,
         size=(w, h), cache=args.cache, per_panorama=args.per_panorama, per_video=args.per_video, jobs=args.jobs,
         threads=args.global_threads or 1, spec=NetSpec(widths=widths, blocks=args.blocks),
-        train=TrainOptions(steps=args.steps, batch=args.batch, lr=args.lr, corr_weight=args.corr_weight),
+        train=TrainOptions(steps=args.steps, batch=args.batch, lr=args.lr, corr_weight=args.corr_weight,
+                           init=args.init, **extra),
         figure=args.figure, fresh=args.fresh, command="hallucinator " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     card = run(opts)
     verdicts = card["figures"]["heldout_panoramas"].get("verdicts", {})
@@ -58,6 +65,11 @@ def register(sub) -> None:
     p.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate, decayed by a cosine")
     p.add_argument("--corr-weight", type=float, default=0.5,
                    help="weight of the loss term 1 - correlation of the blurred residuals (default 0.5)")
+    p.add_argument("--objective-weight", type=float,
+                   help="weight of the engine's own objective on the student's dream, its residual rescaled to "
+                        "the teacher's strength (default: the shipped student's, docs/student.md; 0: off)")
+    p.add_argument("--init", metavar="CHECKPOINT",
+                   help="start from the weights of an earlier run's checkpoint (a train-*.pt in its --cache)")
     p.add_argument("--widths", default="12,24,48", help="channels at 1/2, 1/4, 1/8 size (default 12,24,48)")
     p.add_argument("--blocks", type=int, default=4, help="residual blocks at 1/8 size (default 4)")
     p.add_argument("--per-panorama", type=int, default=32,

@@ -18,7 +18,7 @@ from ..provenance import sha256_file, short_hash, versions
 from . import evaluate, teacher
 from .export import card_path, export_onnx, write_card
 from .net import NetSpec
-from .train import TrainOptions, fit_gain, train, with_gain
+from .train import TrainOptions, checkpoint_key, fit_gain, train, with_gain
 
 HELDOUT = ("pannellum-granite-summit-lakes.jpg", "aframe-puy-de-sancy.jpg", "threejs-pano.webm")
 
@@ -132,14 +132,18 @@ def run(opts: DistillOptions) -> Dict:
     pics, res, samples = teacher.load_split(plan, cache, "train")
     data_key = short_hash([s.key(opts.size, fingerprint) for s in samples])
     # the checkpoint belongs to the data and the settings; not to --steps, so a run can be resumed with more
-    train_key = {k: v for k, v in dataclasses.asdict(opts.train).items() if k != "steps"}
-    meta = {"data": data_key, "spec": dataclasses.asdict(opts.spec), "train": train_key}
+    meta = {"data": data_key, "spec": dataclasses.asdict(opts.spec), "train": checkpoint_key(opts.train)}
     ckpt = cache.root / f"train-{short_hash(meta)}.pt"
     if opts.fresh and ckpt.exists():
         ckpt.unlink()
     log(f"training on {len(pics)} dreams at {opts.size[0]}x{opts.size[1]}, {opts.train.steps} steps; "
         f"checkpoint {ckpt}")
-    net, state = train(pics, res, opts.spec, opts.train, checkpoint=ckpt, meta=meta)
+    dream_objective = None
+    if opts.train.objective_weight:
+        from .objective import DreamObjective
+
+        dream_objective = DreamObjective()
+    net, state = train(pics, res, opts.spec, opts.train, checkpoint=ckpt, meta=meta, dream_objective=dream_objective)
     gain = fit_gain(net, pics, res)
     log(f"gain to the teacher's strength on the training set: {gain:.3f}")
     final = with_gain(net, gain)
@@ -170,7 +174,11 @@ def run(opts: DistillOptions) -> Dict:
         "training": {**dataclasses.asdict(opts.train), "steps_done": state.step,
                      "seconds": round(state.seconds, 1), "losses": state.losses[::max(len(state.losses) // 60, 1)],
                      "loss": "MSE(residual) + blur_weight * MSE(blurred, sigma 2 px) "
-                             "+ corr_weight * (1 - corr(blurred gray))",
+                             "+ corr_weight * (1 - corr(blurred gray)) + objective_weight * (-(the teacher's "
+                             "objective per pixel on the picture plus the residual rescaled to the teacher's mean "
+                             "strength))",
+                     "objective": dream_objective.describe() if dream_objective else None,
+                     "init_sha256": meta["train"].get("init"),
                      "teacher_seconds": round(t_teacher, 1), "teacher": fill},
         "figures": {"heldout_panoramas": result, "heldout_video_frames_correlation":
                     [round(c, 4) for c in frames_corr], "onnxruntime_cpu": timing,
