@@ -8,8 +8,8 @@
    resumes); the others become Ray tasks as soon as they are planned, ``workers`` at once, so the
    workers dream the first chunks while the pass is still scanning the rest.
 4. Frames are assembled in order as the workers cache them (shipped frames: as their chunks finish),
-   so the last chunk's frames are written while it is still dreaming: each from its chunk's cached dream, faded with
-   the next chunk's warm-up where they overlap; written with audio, 360° metadata and the matched
+   so the last chunk's frames are written while it is still dreaming: each from its chunk's cached
+   dream, faded with the next chunk's warm-up where they overlap; written with audio, 360° metadata and the matched
    control (:class:`~hallucinator.video.sink.Sink`); figures measured on the output itself.
 5. One sidecar records the plan, the workers, retries, cache hits and per-chunk timings.
 """
@@ -54,8 +54,9 @@ class _Chunks:
     """The chunks of a run as they are planned: cached ones kept, the others sent to Ray as they come.
 
     Ray (and its progress bar) start at the first chunk that has frames to dream, so a rerun whose
-    frames are all cached never starts it.  ``ready(k)`` waits for chunk ``k``; ``pump()`` keeps the
-    workers fed without waiting.  Closing cancels what is still running and shuts a local Ray down.
+    frames are all cached never starts it.  ``ready(k, frame)`` waits for one frame of chunk ``k``,
+    ``finish()`` for every result; ``pump()`` keeps the workers fed without waiting.  Closing cancels
+    what is still running and shuts a local Ray down.
     """
 
     def __init__(self, run: "ScaledRun", src: Source, input_path: str):
