@@ -9,8 +9,8 @@
    workers dream the first chunks while the pass is still scanning the rest.
 4. Frames are assembled in order as the workers cache them (shipped frames: as their chunks finish),
    so the last chunk's frames are written while it is still dreaming: each from its chunk's cached
-   dream, faded with the next chunk's warm-up where they overlap; written with audio, 360° metadata and the matched
-   control (:class:`~hallucinator.video.sink.Sink`); figures measured on the output itself.
+   dream, faded with the next chunk's warm-up where they overlap; written with audio, 360° metadata
+   and the matched control (:class:`~hallucinator.video.sink.Sink`); figures measured on the output.
 5. One sidecar records the plan, the workers, retries, cache hits and per-chunk timings.
 """
 from __future__ import annotations
