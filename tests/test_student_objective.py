@@ -32,7 +32,7 @@ def test_objective_term_is_finite_and_reaches_every_weight(dream_objective):
     terms = loss_terms(net, x, y, TrainOptions(objective_weight=1.0), gaussian_kernel(2.0), dream_objective)
     assert set(terms) == {"teacher", "objective"}
     value = terms["objective"]
-    assert torch.isfinite(value) and float(value) < 0
+    assert torch.isfinite(value) and float(value.detach()) < 0
     value.backward()
     for name, p in net.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
