@@ -55,7 +55,13 @@ def _open_pyav(number: int):
 def _open_opencv(number: int):
     import cv2
 
-    cap = cv2.VideoCapture(number, cv2.CAP_V4L2)
+    quiet = cv2.utils.logging
+    level = quiet.getLogLevel()
+    quiet.setLogLevel(quiet.LOG_LEVEL_SILENT)     # its own warnings would come before our one-line error
+    try:
+        cap = cv2.VideoCapture(number, cv2.CAP_V4L2)
+    finally:
+        quiet.setLogLevel(level)
     if not cap.isOpened():
         cap.release()
         raise OSError("OpenCV could not open it")
