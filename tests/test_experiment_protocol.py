@@ -117,6 +117,35 @@ def test_protocol_errors_are_one_line(tmp_path, extra, needle):
     assert needle in str(exc.value) and "\n" not in str(exc.value)
 
 
+@pytest.mark.parametrize("stim,needle", [
+    ('live = "clip.mp4"\ncontrol = "c.mp4"\ndream = "d.mp4"', "give control and dream"),
+    ('control = "c.mp4"\ndream = "d.mp4"\nlive_size = "64x32"', "apply to a live stimulus"),
+    ('live = "clip.mp4"\nengine = "magic"', "magic"),
+    ('live = "clip.mp4"\nlive_size = "huge"', "live_size"),
+    ('live = "clip.mp4"\nengine = "gradient"\nstudent = "s.onnx"', "student"),
+    ('control = "c.mp4"', "give control and dream"),
+])
+def test_stimulus_tables_are_checked(tmp_path, stim, needle):
+    path = _write(tmp_path, BASE.replace('control = "c.mp4"\ndream = "d.mp4"', stim))
+    with pytest.raises(UserError) as exc:
+        load_protocol(path)
+    assert needle in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_live_stimulus_names_its_source_and_how_it_is_dreamed(tmp_path):
+    for name in ("clip.mp4", "s.onnx"):      # found beside the protocol
+        (tmp_path / name).write_bytes(b"")
+    path = _write(tmp_path, BASE.replace('control = "c.mp4"\ndream = "d.mp4"',
+                                         'live = "clip.mp4"\nlive_size = "384x192"\nstudent = "s.onnx"'))
+    p = load_protocol(path)
+    s = p.stimuli["s"]
+    assert s.live == tmp_path / "clip.mp4" and s.control is None and s.dream is None
+    assert s.live_options.engine == "student" and s.live_options.size == (384, 192)
+    assert s.paths() == [tmp_path / "clip.mp4", tmp_path / "s.onnx"]
+    p.override_stimulus("s.live", str(tmp_path / "other.mp4"))
+    assert p.stimuli["s"].live == tmp_path / "other.mp4"
+
+
 def test_dose_timeline(tmp_path):
     path = _write(tmp_path, BASE.replace("dose = 1.0", "dose_timeline = [[0, 0.0], [10, 1.0], [20, 1.0]]"))
     c = load_protocol(path).conditions["dream"]

@@ -6,6 +6,7 @@ import math
 import re
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -287,3 +288,50 @@ def test_escape_stops_the_session_and_resume_finishes_it(xdisplay, tmp_path, cap
     assert main(args + ["--resume"]) == 0
     rows = check_bids_session(tmp_path / "data", "01", "01", "escape")
     assert [r["attempt"] for r in rows if r["trial_type"] == "step_end" and r["step"] == "0"] == ["2"]
+
+
+LIVE = """
+[protocol]
+name = "live"
+[stimuli.s]
+live = "{source}"
+live_size = "64x32"
+student = "{student}"
+[conditions.control]
+stimulus = "s"
+dose = 0.0
+[conditions.dream]
+stimulus = "s"
+dose = 1.0
+[[block]]
+type = "stimulus"
+duration = 1.5
+"""
+
+
+def test_a_live_stimulus_is_dreamed_as_it_plays_and_staged_with_its_student(xdisplay, tmp_path):
+    """A ``live`` stimulus: the source dreamed by a student as it plays (its own control at dose 0), looped past
+    its end; the source and the student file are placed in stimuli/ with their hashes."""
+    from hallucinator.io.probe import probe
+    from hallucinator.student.export import write_random_student
+
+    source, _ = make_pair(tmp_path / "stim", seconds=1.0)
+    student = write_random_student(tmp_path / "student.onnx", seed=1)
+    proto = tmp_path / "live.toml"
+    proto.write_text(LIVE.format(source=source, student=student))
+    runner = SessionRunner(RunOptions(str(proto), "01", data=tmp_path / "data", window=(160, 96), console=None,
+                                      lsl=False))
+    runner.run()
+    events = check_bids_session(tmp_path / "data", "01", "01", "live")
+    stims = [r for r in events if r["trial_type"] == "stimulus"]
+    assert sorted(r["condition"] for r in stims) == ["control", "dream"]
+    assert all(r["stim_file"] == "s/control.mp4" and r["mixed_with"] == "n/a" for r in stims)
+    n_source = probe(source).frames
+    for r in stims:   # the 1 s source looped on for the 1.5 s stimulus (shown or dropped, the clock went past its end)
+        shown, dropped, dreamed = map(int, re.search(r"frames=(\d+) dropped=(\d+) dreamed=(\d+)",
+                                                     r["response"]).groups())
+        assert shown > 0 and shown + dropped > n_source and dreamed >= shown, (r["response"], n_source)
+    placed = tmp_path / "data" / "stimuli" / "s"
+    for name, kind, src in (("control.mp4", "live", source), ("student.onnx", "student", student)):
+        side = json.loads((placed / f"{name}.json").read_text())
+        assert side["Kind"] == kind and (placed / name).read_bytes() == Path(src).read_bytes()

@@ -41,7 +41,8 @@ def register(sub) -> None:
     r.add_argument("--window", default="1280x720", metavar="WxH", help="window size (default 1280x720)")
     r.add_argument("--fullscreen", action="store_true", help="full screen on the primary monitor")
     r.add_argument("--stim", type=_stim, action="append", default=[], metavar="NAME.KIND=PATH",
-                   help="use another file for a stimulus, e.g. campus.dream=out/dream.mp4 (repeatable)")
+                   help="use another file for a stimulus (KIND: control, dream, file or live), e.g. "
+                        "campus.dream=out/dream.mp4 (repeatable)")
     r.add_argument("--no-lsl", action="store_true", help="do not open LSL outlets")
     r.set_defaults(func=cmd_run)
 

@@ -44,6 +44,7 @@ class PlayRequest:
     pose: Optional[Callable[[float], Sequence[float]]] = None   # scripted head pose (simulation); None: live
     overlay: Optional[Callable[[float], Optional[Screen]]] = None  # drawn over the video (timing tasks)
     on_input: Optional[Callable[[Input], None]] = None           # keys during playback
+    live: Optional[object] = None             # LiveOptions: ``file`` is dreamed as it plays (its own control)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class PlayResult:
     dropped: int = 0
     aborted: bool = False    # Escape pressed or the window closed: the operator stops the session
     clock_pairs: List[Tuple[float, float]] = field(default_factory=list)  # (lsl time, playback time)
+    dreamed: Optional[int] = None   # a live stimulus: frames the live engine dreamed
 
 
 class Display:

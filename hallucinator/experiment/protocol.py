@@ -7,7 +7,8 @@ A protocol is TOML (see ``experiments/*.toml`` and ``docs/experiments.md``)::
     title = "..."                 # free text
     version = "1"
 
-    [stimuli.campus]              # a control/dream pair (or `file = ...` for one 360 file)
+    [stimuli.campus]              # a control/dream pair (or `file = ...` for one 360 file, or `live = ...`
+                                  # for a video dreamed as it plays: `engine`, `live_size`, `student`)
     control = "demo-out/control.mp4"
     dream = "demo-out/dream.mp4"
 
@@ -51,7 +52,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from ..config import parse_size
 from ..errors import UserError
+from ..live.options import LiveOptions
 from ..resources import resource_dir
 from . import counterbalance
 from .questionnaire import Questionnaire, load_questionnaire
@@ -64,19 +67,28 @@ STEP_KEYS = {
     "reproduction": {"durations", "background", "iti", "text", "condition", "shuffle"},
     "rest": {"duration", "text"},
 }
+STIMULUS_FILES = ("control", "dream", "file", "live")   # the files a [stimuli.NAME] table names
+LIVE_KEYS = ("engine", "live_size", "student")          # how a live stimulus is dreamed (LiveOptions)
 TOP_KEYS = {"protocol", "stimuli", "conditions", "counterbalance", "intro", "block", "outro", "simulate"}
 PARTS = ("intro", "block", "outro")
 
 
 @dataclass
 class Stimulus:
+    """A matched ``control``/``dream`` pair, one ``file``, or a ``live`` source dreamed as it plays.
+
+    A live source is its own control; ``live_options`` says how it is dreamed (engine, size, student)."""
+
     name: str
     control: Optional[Path] = None
     dream: Optional[Path] = None
     file: Optional[Path] = None
+    live: Optional[Path] = None
+    live_options: Optional[LiveOptions] = None
 
     def paths(self) -> List[Path]:
-        return [p for p in (self.control, self.dream, self.file) if p is not None]
+        student = self.live_options.student if self.live_options and self.live_options.student else None
+        return [Path(p) for p in (self.control, self.dream, self.file, self.live, student) if p is not None]
 
 
 @dataclass
@@ -152,11 +164,11 @@ class Protocol:
         return self.stimuli[self.conditions[condition].stimulus]
 
     def override_stimulus(self, key: str, value: str) -> None:
-        """Apply ``--stim NAME.KIND=PATH`` (KIND: control, dream or file)."""
+        """Apply ``--stim NAME.KIND=PATH`` (KIND: control, dream, file or live)."""
         name, _, kind = key.partition(".")
-        if name not in self.stimuli or kind not in ("control", "dream", "file"):
-            raise UserError(f"--stim {key}=...: use STIMULUS.control, STIMULUS.dream or STIMULUS.file with a "
-                            f"stimulus of the protocol ({', '.join(self.stimuli)})")
+        if name not in self.stimuli or kind not in STIMULUS_FILES:
+            raise UserError(f"--stim {key}=...: use STIMULUS.control, STIMULUS.dream, STIMULUS.file or "
+                            f"STIMULUS.live with a stimulus of the protocol ({', '.join(self.stimuli)})")
         setattr(self.stimuli[name], kind, Path(value).expanduser().resolve())
 
     def check_files(self, conditions: Optional[List[str]] = None) -> None:
@@ -282,16 +294,31 @@ def _check_step(path, where, raw, conditions):
 def _load_stimuli(path: Path, data: dict) -> Dict[str, Stimulus]:
     stimuli: Dict[str, Stimulus] = {}
     for sname, s in (data.get("stimuli") or {}).items():
-        extra = set(s) - {"control", "dream", "file"}
+        extra = set(s) - set(STIMULUS_FILES) - set(LIVE_KEYS)
         if extra:
-            _err(path, f"[stimuli.{sname}]: unknown keys {sorted(extra)}; use control, dream (a pair) or file")
-        if not (("control" in s and "dream" in s) or "file" in s):
-            _err(path, f"[stimuli.{sname}]: give control and dream (a matched pair) or file (one 360 video)")
-        stimuli[sname] = Stimulus(sname, *(_resolve(s[k], path.parent) if k in s else None
-                                           for k in ("control", "dream", "file")))
+            _err(path, f"[stimuli.{sname}]: unknown keys {sorted(extra)}; use control, dream (a pair), file or "
+                       f"live (with {', '.join(LIVE_KEYS)})")
+        kinds = [("control" in s and "dream" in s), "file" in s, "live" in s]
+        if sum(kinds) != 1 or ("control" in s) != ("dream" in s):
+            _err(path, f"[stimuli.{sname}]: give control and dream (a matched pair), file (one 360 video) or live "
+                       "(a video dreamed as it plays)")
+        if set(s) & set(LIVE_KEYS) and "live" not in s:
+            _err(path, f"[stimuli.{sname}]: {', '.join(sorted(set(s) & set(LIVE_KEYS)))} apply to a live stimulus")
+        stimuli[sname] = Stimulus(sname, *(_resolve(s[k], path.parent) if k in s else None for k in STIMULUS_FILES),
+                                  live_options=_live_options(path, sname, s) if "live" in s else None)
     if not stimuli:
         _err(path, "needs at least one [stimuli.NAME] table")
     return stimuli
+
+
+def _live_options(path: Path, sname: str, s: dict) -> LiveOptions:
+    """How a live stimulus is dreamed: ``engine``, ``live_size`` ("WxH") and ``student`` (a file)."""
+    try:
+        return LiveOptions(engine=str(s.get("engine", "student")),
+                           size=parse_size(str(s["live_size"]), "live_size") if "live_size" in s else None,
+                           student=str(_resolve(s["student"], path.parent)) if "student" in s else None)
+    except UserError as exc:
+        _err(path, f"[stimuli.{sname}]: {exc.message}")
 
 
 def _load_timeline(path: Path, cname: str, raw) -> List[Tuple[float, float]]:

@@ -22,7 +22,7 @@ from typing import Dict, Iterable, Optional, Tuple
 from ..atomic import fsync_dir
 from ..provenance import sha256_file
 from . import bids
-from .protocol import Protocol
+from .protocol import STIMULUS_FILES, Protocol
 
 STIMULI_DIR = "stimuli"
 HASH_CHARS = 12          # of the SHA-256 in the name of a file placed beside another of the same name
@@ -102,8 +102,8 @@ def stage(root: Path, protocol: Protocol, conditions: Iterable[str]) -> StagedSt
     out = StagedStimuli()
     for name in sorted({protocol.conditions[c].stimulus for c in conditions}):
         stim = protocol.stimuli[name]
-        for kind in ("control", "dream", "file"):
-            src = getattr(stim, kind)
+        student = stim.live_options.student if stim.live and stim.live_options else None
+        for kind, src in [(k, getattr(stim, k)) for k in STIMULUS_FILES] + [("student", student)]:
             if src is None:
                 continue
             if not Path(src).is_file():

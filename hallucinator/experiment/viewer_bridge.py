@@ -22,6 +22,7 @@ The playback clock (``FrameInfo.time``) is logged against LSL's clock in
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import time
@@ -168,10 +169,18 @@ class ViewerDisplay(Display):
         from ..viewer.dose import DoseTimeline
         start = float(request.start)
         timeline = DoseTimeline([(start + t, d) for t, d in request.dose_keys])
-        if request.file:
-            dream, control = request.file, None
-        else:
-            dream, control = request.dream, request.control
+        with contextlib.ExitStack() as stack:
+            if request.live is not None:
+                from ..live.session import open_live
+
+                lp = stack.enter_context(open_live(request.file, request.live, loop=True))
+                result = self._play(request, on_frame, timeline, start, lp.dream, lp.control)
+                return dataclasses.replace(result, dreamed=lp.stats.dreamed)
+            if request.file:
+                return self._play(request, on_frame, timeline, start, request.file, None)
+            return self._play(request, on_frame, timeline, start, request.dream, request.control)
+
+    def _play(self, request: PlayRequest, on_frame, timeline, start: float, dream, control) -> PlayResult:
         state = {"onset": None, "last": None, "pairs": [], "next_pair": 0.0, "stopped": False, "aborted": False}
 
         def cb(info):

@@ -29,6 +29,8 @@ def shown_files(stim: Stimulus, cond: Condition, staged: StagedStimuli) -> Dict[
     control video beside the dream one while they are mixed (a dose between 0 and 1, or a timeline)."""
     if stim.file:
         return {"stim_file": staged.name(stim.file), "mixed_with": None}
+    if stim.live:   # dreamed as it plays; at a dose below 1 mixed with itself, the source
+        return {"stim_file": staged.name(stim.live), "mixed_with": None}
     dose = 0.5 if cond.timeline else cond.dose_at(0.0)
     if dose <= 0.0:
         return {"stim_file": staged.name(stim.control), "mixed_with": None}
@@ -66,11 +68,12 @@ def play(ctx: StepContext, step: Step, duration: float, overlay: Optional[Callab
     stim = ctx.protocol.stimulus_for(step.condition)
     if not isinstance(ctx.display, NullDisplay):      # files are only opened when something is shown
         ctx.protocol.check_files([step.condition])
+    one = stim.file or stim.live
     req = PlayRequest(str(stim.dream) if stim.dream else None, str(stim.control) if stim.control else None,
-                      str(stim.file) if stim.file else None, duration, cond.dose_at,
+                      str(one) if one else None, duration, cond.dose_at,
                       list(cond.timeline) if cond.timeline else [(0.0, cond.dose)],
                       float(step.params.get("start", 0.0)), ctx.respondent.head_path(duration, step.condition),
-                      overlay, on_input)
+                      overlay, on_input, live=stim.live_options if stim.live else None)
     files = shown_files(stim, cond, ctx.log.stimuli)
     frames = _FrameLog(ctx, step, files, stop)
     log = ctx.log
@@ -80,7 +83,8 @@ def play(ctx: StepContext, step: Step, duration: float, overlay: Optional[Callab
     log.clock_row(f"step {step.index} after play")
     onset = frames.first if frames.first is not None else result.onset
     log.event("stimulus", onset, result.duration, step=step, dose=cond.dose if not cond.timeline else None,
-              **files, response=f"frames={result.frames} dropped={result.dropped}", marker=False)
+              **files, response=f"frames={result.frames} dropped={result.dropped}"
+              + (f" dreamed={result.dreamed}" if result.dreamed is not None else ""), marker=False)
     log.marker(onset + result.duration, "stimulus_end", step=step.index, condition=step.condition)
     if result.aborted:
         raise SessionAborted()
