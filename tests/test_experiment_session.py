@@ -290,23 +290,10 @@ def test_escape_stops_the_session_and_resume_finishes_it(xdisplay, tmp_path, cap
     assert [r["attempt"] for r in rows if r["trial_type"] == "step_end" and r["step"] == "0"] == ["2"]
 
 
-LIVE = """
-[protocol]
-name = "live"
-[stimuli.s]
-live = "{source}"
-live_size = "64x32"
-student = "{student}"
-[conditions.control]
-stimulus = "s"
-dose = 0.0
-[conditions.dream]
-stimulus = "s"
-dose = 1.0
-[[block]]
-type = "stimulus"
-duration = 1.5
-"""
+LIVE = (ESCAPE.replace('name = "escape"', 'name = "live"')
+        .replace('control = "{control}"\ndream = "{dream}"',
+                 'live = "{source}"\nlive_size = "64x32"\nstudent = "{student}"')
+        .replace("duration = 2.5", "duration = 1.5"))
 
 
 def test_a_live_stimulus_is_dreamed_as_it_plays_and_staged_with_its_student(xdisplay, tmp_path):
