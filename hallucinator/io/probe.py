@@ -48,6 +48,14 @@ class Stereo(str, Enum):
         return 2 if self is Stereo.TOP_BOTTOM else 1
 
 
+def split_eyes(image, eyes: int) -> list:
+    """One picture per eye: the frame itself (mono), or its top half (left eye) and bottom half (top-bottom)."""
+    if eyes == 1:
+        return [image]
+    h = image.shape[0] // 2
+    return [image[:h], image[h:2 * h]]
+
+
 def parse_stereo(word) -> Optional[Stereo]:
     """The :class:`Stereo` a command-line word names; ``None`` for ``auto`` (read it from the file)."""
     if isinstance(word, Stereo):

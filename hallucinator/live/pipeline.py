@@ -25,7 +25,7 @@ from typing import Callable, Deque, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import UserError
-from ..io.probe import Stereo
+from ..io.probe import Stereo, split_eyes
 from ..viewer.frames import EOF, Frame
 
 OUT_QUEUE = 4            # dreamed frames waiting for the player
@@ -104,8 +104,7 @@ def dream_eyes(chains: Sequence, image: np.ndarray) -> np.ndarray:
     """``image`` dreamed by one chain per eye (two: top-bottom stereo, left eye on top)."""
     if len(chains) == 1:
         return chains[0].dream(image)
-    h = image.shape[0] // 2
-    eyes = [c.dream(np.ascontiguousarray(part)) for c, part in zip(chains, (image[:h], image[h:2 * h]))]
+    eyes = [c.dream(np.ascontiguousarray(part)) for c, part in zip(chains, split_eyes(image, len(chains)))]
     return np.concatenate(eyes, axis=0)
 
 

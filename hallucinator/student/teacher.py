@@ -188,6 +188,7 @@ def spread_frames(count: int, n: int) -> List[int]:
 def load_pictures(pictures: Iterable[Picture], size: Tuple[int, int]) -> Dict[Picture, np.ndarray]:
     """Each picture as uint8 (h, w, 3) at ``size`` (w, h), resized wrap-aware; videos decoded once each."""
     from ..io.images import read_image
+    from ..io.probe import split_eyes
     from ..io.reader import VideoReader
 
     w, h = size
@@ -210,13 +211,10 @@ def load_pictures(pictures: Iterable[Picture], size: Tuple[int, int]) -> Dict[Pi
             wanted.setdefault(p.frame, []).append(p)
         last = max(wanted)
         with VideoReader(path) as reader:
+            eyes = reader.info.layout.eyes if reader.info.layout is not None else 1
             for fr in reader.frames(0, last + 1):
                 for p in wanted.get(fr.index, []):
-                    img = fr.image
-                    if any(q.eye for q in wanted[fr.index]) or p.eye:
-                        half = img.shape[0] // 2
-                        img = img[:half] if p.eye == 0 else img[half:2 * half]
-                    out[p] = sphere.resize_equirect_image(img, width=w, height=h)
+                    out[p] = sphere.resize_equirect_image(split_eyes(fr.image, eyes)[p.eye], width=w, height=h)
     return out
 
 

@@ -16,7 +16,7 @@ from typing import List, Sequence, Tuple
 import numpy as np
 
 from ..errors import UserError
-from ..io.probe import VideoInfo
+from ..io.probe import VideoInfo, split_eyes
 from ..provenance import short_hash
 from ..sphere import resize_equirect_image
 from .options import VideoOptions
@@ -37,11 +37,7 @@ class Layout:
 
     def split(self, image: np.ndarray) -> List[np.ndarray]:
         """Decoded frame (rotation applied) -> working frames, one per eye, uint8 (H, W, 3)."""
-        if self.eyes == 2:
-            h = image.shape[0] // 2
-            parts = [image[:h], image[h:2 * h]]
-        else:
-            parts = [image]
+        parts = split_eyes(image, self.eyes)
         return [np.ascontiguousarray(resize_equirect_image(p, width=self.width, height=self.height)
                                      if p.shape[:2] != (self.height, self.width) else p) for p in parts]
 

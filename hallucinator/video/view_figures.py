@@ -180,7 +180,7 @@ def video_figure(source_path, dream_path, start: Optional[int] = None,
     frame ``start`` (default: the first frame of the sidecar's ``frames``, else 0).
     """
     from ..errors import UserError
-    from ..io.probe import Stereo
+    from ..io.probe import Stereo, split_eyes
     from ..io.reader import VideoReader
     from .layout import plan_layout
     from .options import VideoOptions
@@ -197,8 +197,7 @@ def video_figure(source_path, dream_path, start: Optional[int] = None,
         figures = [TemporalFigure(w, h // eyes, flow) for _ in range(eyes)]
         count = 0
         for src, dream in zip(sources.frames(start), dreams):
-            halves = [dream] if eyes == 1 else [dream[:h // 2], dream[h // 2:]]
-            for fig, s, d in zip(figures, layout.split(src.image), halves):
+            for fig, s, d in zip(figures, layout.split(src.image), split_eyes(dream, eyes)):
                 fig.add(s, d)
             count += 1
     if count < 2:
