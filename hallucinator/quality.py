@@ -35,12 +35,15 @@ HORIZON_YAWS = (0.0, 90.0, 180.0, 270.0)
 POLES = (("up", 90.0), ("down", -90.0))
 
 
+GRAY_WEIGHTS = (0.299, 0.587, 0.114)   # RGB -> gray (ITU-R BT.601 luma), for every figure on gray
+
+
 def _gray(img: np.ndarray) -> np.ndarray:
     """Gray (H, W) float64 in [0, 1] of an RGB or gray image; the dtype sets the scale (integers: 0..max)."""
     a = img.astype(np.float64)
     if np.issubdtype(img.dtype, np.integer):
         a = a / np.iinfo(img.dtype).max
-    return a @ np.array([0.299, 0.587, 0.114]) if a.ndim == 3 else a
+    return a @ np.array(GRAY_WEIGHTS) if a.ndim == 3 else a
 
 
 def residual(source: np.ndarray, dream: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from .. import quality
+from .runtime import add_residual
 
 LIMITS = {
     "correlation_ratio": (">=", 0.6),
@@ -28,7 +29,7 @@ LIMITS = {
     "tangential_bias_excess": quality.LIMITS["tangential_bias_excess"],
 }
 BLUR_SIGMA = 2.0
-GRAY = np.array([0.299, 0.587, 0.114], dtype=np.float64)   # as quality's gray
+GRAY = np.array(quality.GRAY_WEIGHTS, dtype=np.float64)
 
 
 def blurred_gray(res: np.ndarray, sigma: float = BLUR_SIGMA) -> np.ndarray:
@@ -53,8 +54,7 @@ def panorama_figures(picture: np.ndarray, teacher: Sequence[np.ndarray], student
     st = float(np.mean([correlation(bs, b) for b in bt]))
     strength_t = float(np.mean([np.abs(np.asarray(t, np.float64) @ GRAY).mean() for t in teacher]))
     strength_s = float(np.abs(np.asarray(student, np.float64) @ GRAY).mean())
-    dream = np.clip(np.rint(picture.astype(np.float32) + 255.0 * student), 0, 255).astype(np.uint8)
-    sphere_figs = quality.inspect(picture, dream)
+    sphere_figs = quality.inspect(picture, add_residual(picture, student))
     return {
         "teacher_teacher_correlation": tt,
         "student_teacher_correlation": st,

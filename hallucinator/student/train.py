@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 
 from ..atomic import atomic_write
+from ..quality import GRAY_WEIGHTS as GRAY
 from .net import NetSpec, StudentNet
 
-GRAY = (0.299, 0.587, 0.114)   # as hallucinator.quality's gray
 OBJECTIVE_WEIGHT = 0.0
 
 
