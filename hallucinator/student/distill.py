@@ -83,7 +83,7 @@ def _time_forward(path: Path, size: Tuple[int, int], repeats: int = 7) -> Dict[s
 
 def _evaluate(out: Path, plan: teacher.Plan, cache: teacher.TeacherCache, opts: DistillOptions):
     """The held-out figures of the exported student (through ONNX Runtime), its picture, its speed."""
-    from .runtime import Student
+    from .runtime import Student, add_residual
 
     with Student(out, device="cpu", threads=opts.threads) as student:
         named = _heldout_panoramas(plan, cache)
@@ -91,13 +91,13 @@ def _evaluate(out: Path, plan: teacher.Plan, cache: teacher.TeacherCache, opts: 
         fpics, fres = _heldout_frames(plan, cache)
         frames_corr = evaluate.frame_correlations(fpics, fres, student.residual)
         if opts.figure and named:
-            from .figures import comparison, write_jpeg
+            from ..io.images import write_image
+            from .figures import comparison
 
             name = sorted(named)[0]
             d = named[name]
             pic = d["picture"]
-            to_u8 = lambda r: np.clip(np.rint(pic.astype(np.float32) + 255 * r), 0, 255).astype(np.uint8)  # noqa: E731
-            write_jpeg(opts.figure, comparison(pic, to_u8(d["teacher"][0]), student.dream(pic)))
+            write_image(opts.figure, comparison(pic, add_residual(pic, d["teacher"][0]), student.dream(pic)))
             log(f"wrote {opts.figure} ({name}, held out)")
     timing = _time_forward(out, opts.size)
     if result:

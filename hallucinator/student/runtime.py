@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import pathlib
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -152,20 +152,30 @@ class Student:
 
         ``size=(w, h)`` dreams at that size: the frame is resized wrap-aware to it, and the residual enlarged
         wrap-aware onto the full frame."""
-        frame = _check_frame(frame)
-        h, w = frame.shape[:2]
-        if size is None:
-            res = self.residual(frame)
-        else:
-            sw, sh = int(size[0]), int(size[1])
-            if sw < 1 or sh < 1:
-                raise UserError(f"dream size must be positive, not {sw}x{sh}")
-            res = resize.enlarge(self.residual(resize.shrink(frame, sw, sh)), w, h)
-        out = frame.astype(np.float32)
-        out += res * np.float32(255.0 * strength)
-        np.rint(out, out=out)
-        np.clip(out, 0, 255, out=out)
-        return out.astype(np.uint8)
+        return dream_at(self.residual, frame, size, strength)
+
+
+def dream_at(residual_fn: Callable[[np.ndarray], np.ndarray], frame: np.ndarray,
+             size: Optional[Tuple[int, int]] = None, strength: float = 1.0) -> np.ndarray:
+    """``frame`` plus ``strength`` times ``residual_fn`` of it, dreamed at ``size`` (w, h; None: its own):
+    the frame resized wrap-aware to that size, the residual enlarged wrap-aware onto the full frame."""
+    frame = _check_frame(frame)
+    h, w = frame.shape[:2]
+    if size is None:
+        return add_residual(frame, residual_fn(frame), strength)
+    sw, sh = int(size[0]), int(size[1])
+    if sw < 1 or sh < 1:
+        raise UserError(f"dream size must be positive, not {sw}x{sh}")
+    return add_residual(frame, resize.enlarge(residual_fn(resize.shrink(frame, sw, sh)), w, h), strength)
+
+
+def add_residual(picture: np.ndarray, residual: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """uint8 ``picture`` plus ``strength`` times a residual (1.0 = full scale), rounded and clipped to uint8."""
+    out = picture.astype(np.float32)
+    out += residual * np.float32(255.0 * strength)
+    np.rint(out, out=out)
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
 
 
 def _check_frame(frame: np.ndarray) -> np.ndarray:

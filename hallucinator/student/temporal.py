@@ -13,8 +13,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from . import resize
-from .runtime import Student, _check_frame
+from .runtime import Student, dream_at
 
 
 class TemporalBlend:
@@ -46,9 +45,4 @@ class TemporalBlend:
     def dream(self, student: Student, frame: np.ndarray, size: Optional[Tuple[int, int]] = None,
               strength: float = 1.0) -> np.ndarray:
         """As :meth:`Student.dream`, with the previous frame's residual blended in."""
-        frame = _check_frame(frame)
-        h, w = frame.shape[:2]
-        sw, sh = (w, h) if size is None else (int(size[0]), int(size[1]))
-        res = resize.enlarge(self.residual(student, resize.shrink(frame, sw, sh)), w, h)
-        out = frame.astype(np.float32) + res * np.float32(255.0 * strength)
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        return dream_at(lambda small: self.residual(student, small), frame, size, strength)
