@@ -72,3 +72,14 @@ def test_missing_or_corrupt_student_is_one_line_exit_2(tmp_path, pano, content, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("hallucinator: error:") and "\n" not in err and str(bad) in err
     assert not out.exists() and not (tmp_path / "dream.png.json").exists()
+
+
+@pytest.mark.parametrize("figure,needle", [("sheet.txt", "not an image name"),
+                                           ("no/such/folder/sheet.jpg", "folder")])
+def test_distill_refuses_a_bad_figure_name_before_it_starts(tmp_path, figure, needle, capsys):
+    cache = tmp_path / "cache"
+    assert main(["distill", "--figure", str(tmp_path / figure), "--cache", str(cache),
+                 "--out", str(tmp_path / "s.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hallucinator: error:") and "\n" not in err and needle in err
+    assert not cache.exists() and not (tmp_path / "s.onnx").exists()    # nothing planned, dreamed or written

@@ -33,6 +33,12 @@ def cmd_distill(args: argparse.Namespace) -> int:
         raise UserError(f"--objective-weight must not be negative, not {args.objective_weight}")
     if args.init is not None and not Path(args.init).is_file():
         raise UserError(f"--init {args.init}: no such checkpoint; give a train-*.pt file from a distill cache")
+    if args.figure:   # checked now, not after the training
+        from ..io.images import WRITABLE_SUFFIXES, check_writable
+
+        check_writable(args.figure)
+        if Path(args.figure).suffix.lower() not in WRITABLE_SUFFIXES:
+            raise UserError(f"--figure {args.figure} is not an image name; give e.g. student-vs-teacher.jpg")
     widths = tuple(int(v) for v in args.widths.split(","))
     if len(widths) != 3:
         raise UserError(f"--widths {args.widths!r}: give three channel counts, e.g. 12,24,48")

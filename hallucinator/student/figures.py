@@ -5,7 +5,6 @@ from typing import List, Tuple
 
 import cv2
 import numpy as np
-import torch
 
 from .. import sphere
 
@@ -35,11 +34,3 @@ def comparison(picture: np.ndarray, teacher: np.ndarray, student: np.ndarray, wi
               for v, (name, _, _) in zip(_views(im, side), VIEWS)]
     return np.concatenate([np.concatenate(top, axis=1), np.concatenate(bottom, axis=1)], axis=0)
 
-
-def write_jpeg(path, img: np.ndarray, quality: int = 88) -> None:
-    from ..atomic import atomic_write
-
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    atomic_write(path, lambda tmp: open(tmp, "wb").write(buf.tobytes()))
