@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import platform
-import time
 from typing import Any, Callable, Dict, List
 
 import numpy as np
@@ -33,22 +32,6 @@ def _source(w: int, h: int, device):
     if src.shape[-2:] != (h, w):
         src = torch.nn.functional.interpolate(src, size=(h, w), mode="bilinear")
     return src
-
-
-def _timer(fn: Callable[[], Any], device) -> Callable[[], float]:
-    import torch
-
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    def timed() -> float:
-        sync()
-        t = time.perf_counter()
-        fn()
-        sync()
-        return time.perf_counter() - t
-    return timed
 
 
 class _Runs:
@@ -83,10 +66,10 @@ class _Runs:
 
 def _time_runs(args: argparse.Namespace, dreamer, src, ref_fn, device) -> _Runs:
     """Interleaved timed runs (so both see the same load); parts timed in them, or (CUDA) in one more run each."""
-    from ..engine.timing import PartTimer
+    from ..engine.timing import PartTimer, timed
 
     ref_timer = PartTimer(device=device)
-    runs = _Runs(_timer(lambda: dreamer.dream(src), device), _timer(lambda: ref_fn(ref_timer), device),
+    runs = _Runs(timed(lambda: dreamer.dream(src), device), timed(lambda: ref_fn(ref_timer), device),
                  dreamer.timer, ref_timer)
     parts_in_timed = device.type != "cuda"  # on a GPU the per-part waits would slow the timed runs
     if args.warmup:

@@ -18,6 +18,21 @@ PARTS = ("band", "polar views", "resampling", "blend", "octave resize")
 NETWORK_PARTS = ("band", "polar views")  # the parts that are the network's forward and backward passes
 
 
+def timed(fn: Callable[[], Any], device: torch.device) -> Callable[[], float]:
+    """A function that runs ``fn`` and returns its seconds, the device's queue drained before and after."""
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def run() -> float:
+        sync()
+        t = time.perf_counter()
+        fn()
+        sync()
+        return time.perf_counter() - t
+    return run
+
+
 class PartTimer:
     """Seconds spent in each named part; off (free) unless ``enabled``."""
 

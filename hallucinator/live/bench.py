@@ -74,20 +74,13 @@ def time_teacher(frame: np.ndarray, device: str, repeat: int) -> Tuple[List[floa
 
     from ..config import DreamConfig
     from ..engine import Dreamer, resolve_device
+    from ..engine.timing import timed
     from ..sphere import to_tensor
 
     dev = resolve_device(device)
     d = Dreamer(DreamConfig(device=str(dev)))
     src = to_tensor(frame).to(dev)
-
-    def once() -> float:
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        d.dream(src, seed=0)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - t
+    once = timed(lambda: d.dream(src, seed=0), dev)
     once()
     c = d.cfg
     return [once() for _ in range(max(1, repeat))], {
