@@ -196,14 +196,21 @@ def resize_equirect(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     their true neighbours across the seam.
     """
     import torch
-    import torch.nn.functional as F
 
     if x.shape[-2:] == (height, width):
         return x
-    tiled = torch.cat([x, x, x], dim=-1)
+    return _resize_tiled(torch.cat([x, x, x], dim=-1), height, width).contiguous()
+
+
+def _resize_tiled(tiled, height: int, width: int):
+    """The middle third of ``tiled`` (N, C, H, 3 W: an equirect tensor side by side three times) resized to
+    (height, width): bilinear, antialiased when shrinking."""
+    import torch.nn.functional as F
+
+    h, w = tiled.shape[-2], tiled.shape[-1] // 3
     out = F.interpolate(tiled, size=(height, 3 * width), mode="bilinear", align_corners=False,
-                        antialias=(height < x.shape[-2] or width < x.shape[-1]))
-    return out[..., width:2 * width].contiguous()
+                        antialias=(height < h or width < w))
+    return out[..., width:2 * width]
 
 
 def resize_equirect_image(image: np.ndarray, *, width: int, height: int) -> np.ndarray:
@@ -222,8 +229,10 @@ def resize_equirect_image(image: np.ndarray, *, width: int, height: int) -> np.n
     if a.shape[:2] == (height, width):
         return a.copy()
     hwc = a if a.ndim == 3 else a[..., None]
-    t = torch.from_numpy(np.ascontiguousarray(hwc, dtype=np.float64)).permute(2, 0, 1)[None]
-    out = resize_equirect(t, height, width)[0].permute(1, 2, 0).numpy()
+    # resize_equirect's arithmetic on its very input (contiguous float64, tiled three times), with the tiling
+    # done before the conversion to float64 (on uint8 that is an eighth of the bytes to copy)
+    tiled = torch.from_numpy(np.tile(np.transpose(hwc, (2, 0, 1)), (1, 1, 3)).astype(np.float64))[None]
+    out = _resize_tiled(tiled, height, width)[0].permute(1, 2, 0).numpy()
     if a.ndim == 2:
         out = out[..., 0]
     if a.dtype == np.uint8:

@@ -147,6 +147,20 @@ def test_resize_equirect_image_wraps_and_matches_the_tensor_resize():
         sphere.resize_equirect_image(img, 64, 32)  # width and height are keywords: the order cannot be mistaken
 
 
+@pytest.mark.parametrize("src,dst", [((48, 96), (20, 40)), ((320, 640), (128, 256)), ((33, 67), (50, 101)),
+                                     ((64, 128), (32, 64))])
+def test_resize_equirect_image_of_uint8_is_the_tensor_resize_rounded(src, dst):
+    """Bit for bit the tensor resize's result on the float64 image, rounded: working frames (and so the frames
+    cached from them) do not depend on which of the two made them.  Ratio 2 has exact halves, where any other
+    arithmetic would round some pixels the other way."""
+    rng = np.random.default_rng(sum(src) + sum(dst))
+    img = rng.integers(0, 256, (*src, 3), dtype=np.uint8)
+    img[: src[0] // 2] &= 0xF0                     # coarse levels too: many exact ties
+    ref = sphere.resize_equirect(torch.from_numpy(img.astype(np.float64)).permute(2, 0, 1)[None].contiguous(), *dst)
+    expect = np.clip(np.rint(ref[0].permute(1, 2, 0).numpy()), 0, 255).astype(np.uint8)
+    assert np.array_equal(sphere.resize_equirect_image(img, width=dst[1], height=dst[0]), expect)
+
+
 def test_mercator_band_rows_follow_mercator_and_reach_the_latitude_asked():
     h, multiple = 256, 16
     rows = sphere.MercatorBand.rows_to_reach(h, 58.0, multiple)
