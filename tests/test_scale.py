@@ -70,6 +70,24 @@ def test_the_planner_closes_each_chunk_as_the_scan_passes_its_end():
         planner.feed(12, False)
 
 
+def test_the_chunk_being_scanned_is_known_from_its_first_frame_at_its_longest():
+    """What a run sends before the scan reaches a chunk's end: the final chunk's first frame, warm-up and
+    (so) cache key, planned at its longest; a cut only ends it sooner."""
+    cuts = {23}
+    planner = ChunkPlanner(10, chunk_frames=8, overlap=3)
+    final = plan_chunks(10, 40, sorted(cuts), 8, 3)
+    sent = {0: planner.opened(40)}
+    for f in range(11, 40):
+        planner.feed(f, f in cuts)
+        sent.setdefault(planner.opened(40).index, planner.opened(40))
+    assert sorted(sent) == [c.index for c in final]
+    for c in final:
+        s = sent[c.index]
+        assert (s.warm_start, s.start, s.cut) == (c.warm_start, c.start, c.cut) and s.stop >= c.stop
+    assert [sent[k].stop for k in sorted(sent)] == [18, 26, 31, 39, 40]   # chunk 1 was cut short at 23
+    assert ChunkPlanner(10, 8, 3).opened().stop == 18                     # range end unknown yet
+
+
 def _figs(added):
     return [[FrameFigures(index=i, strength=0.1, brightness_dream=0.5, brightness_source=0.5,
                           warp_error_dream=0.01 + a, warp_error_source=0.01) for i, a in added.items()]]

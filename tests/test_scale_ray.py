@@ -182,3 +182,5 @@ def test_a_scene_cut_starts_a_chunk_with_no_warm_up(local_ray, clip, tmp_path):
     assert [(c["warm_start"], c["start"], c["stop"], c["cut"]) for c in r.scale["chunks"]] == [
         (0, 0, 4, False), (4, 4, 8, True)]
     assert r.frames == 8 and r.quality["continuity"]["boundaries"] == []     # a cut is no boundary to judge
+    # chunk 0 was sent from its first frame, planned to the clip's end; the cut found later ended it sooner
+    assert r.scale["chunks"][0]["sent_stop"] == 8 and "sent_stop" not in r.scale["chunks"][1]

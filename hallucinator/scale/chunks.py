@@ -18,7 +18,7 @@ each chunk's frames are cached under the key of a chain starting at its ``warm_s
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,9 @@ class ChunkPlanner:
     """The plan made while the frames are scanned: each chunk is final as soon as the next one begins.
 
     ``feed(index, cut)`` for every frame after the first, in order, gives the chunks that frame closes;
-    ``finish(stop)`` gives the last one.  The chunks are those of :func:`plan_chunks`, so a run can start
-    dreaming its first chunks while the rest of the clip is still being scanned for cuts.
+    ``finish(stop)`` gives the last one; ``opened()`` is the chunk being scanned, at its longest.  The
+    chunks are those of :func:`plan_chunks`, so a run can start dreaming its first chunks while the rest of
+    the clip is still being scanned for cuts.
     """
 
     def __init__(self, start: int, chunk_frames: int, overlap: int):
@@ -72,10 +73,21 @@ class ChunkPlanner:
             return []
         return [self._chunk(k, stop)]
 
+    def opened(self, limit: Optional[int] = None) -> Chunk:
+        """The chunk the scan is in, as it will be unless a cut ends it sooner: ``chunk_frames`` frames from
+        its start (at most to ``limit``, the range's end when known).  Its first frame, warm-up and cache
+        key are already final, so it can be dreamed before the scan reaches its end."""
+        k = len(self.starts) - 1
+        stop = self.starts[k][0] + self.chunk_frames
+        return self._make(k, stop if limit is None else min(stop, limit))
+
     def _chunk(self, k: int, stop: int) -> Chunk:
+        self.made = k + 1
+        return self._make(k, stop)
+
+    def _make(self, k: int, stop: int) -> Chunk:
         s, cut = self.starts[k]
         warm = s if (k == 0 or cut) else max(s - self.overlap, self.starts[k - 1][0])
-        self.made = k + 1
         return Chunk(index=k, warm_start=warm, start=s, stop=stop, cut=cut)
 
 

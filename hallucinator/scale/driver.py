@@ -3,14 +3,17 @@
 1. The input is checked and planned as for an ordinary run (:class:`~hallucinator.video.run.VideoDreamer`).
 2. One pass over the range computes each frame's flow from the previous one (cached: the workers take
    them from the cache) and finds the scene cuts by the chain's own rule; a
-   :class:`~.chunks.ChunkPlanner` closes each chunk as the pass goes by its end.
-3. Chunks whose frames are all in the cache are not run again (a rerun after the driver was killed
-   resumes); the others become Ray tasks as soon as they are planned, ``workers`` at once, so the
-   workers dream the first chunks while the pass is still scanning the rest.
+   :class:`~.chunks.ChunkPlanner` plans the chunks as the pass goes.
+3. Each chunk becomes a Ray task as soon as the pass reaches its first frame (its warm-up and cache key
+   are final then; a cut found later only ends it sooner), ``workers`` at once, so the workers dream the
+   first chunks while the pass is still scanning the rest.  Chunks whose frames are all in the cache are
+   not run again (a rerun after the driver was killed resumes).
 4. Frames are assembled in order as the workers cache them (shipped frames: as their chunks finish),
-   so the last chunk's frames are written while it is still dreaming: each from its chunk's cached
-   dream, faded with the next chunk's warm-up where they overlap; written with audio, 360° metadata
-   and the matched control (:class:`~hallucinator.video.sink.Sink`); figures measured on the output.
+   from the working frames the pass made (kept up to :data:`KEEP_BYTES`, so each source frame is
+   resized once), so the last chunk's frames are written while it is still dreaming: each from its
+   chunk's cached dream, faded with the next chunk's warm-up where they overlap; written with audio,
+   360° metadata and the matched control (:class:`~hallucinator.video.sink.Sink`); figures measured on
+   the output.
 5. One sidecar records the plan, the workers, retries, cache hits and per-chunk timings.
 """
 from __future__ import annotations
@@ -39,6 +42,8 @@ from .continuity import boundary_figures
 from .options import LOCAL, ScaleOptions
 from .tasks import ChunkJob, ChunkResult, Sources
 
+KEEP_BYTES = 512 * 2**20    # working frames the scan keeps for the assembly (beyond that, frames are resized again)
+
 
 def default_workers(device: str, threads: int) -> int:
     """One per GPU when there are GPUs to use, else one per ``threads`` CPU cores."""
@@ -62,9 +67,10 @@ class _Chunks:
     def __init__(self, run: "ScaledRun", src: Source, input_path: str):
         self.run, self.src, self.input = run, src, input_path
         self.planner = ChunkPlanner(src.start, run.scale.chunk_frames, run.scale.overlap_frames)
+        self.limit = src.stop or src.info.frames or None     # the range's end, as far as it is known yet
         self.chunks: List[Chunk] = []
         self.keys: Dict[int, CacheKeys] = {}
-        self.todo: List[Chunk] = []
+        self.sent: Dict[int, Chunk] = {}          # by index: what each chunk's task was sent to dream
         self._running: Dict[int, Chunk] = {}      # sent to the workers, result not yet received
         self.dispatcher = None
         self.bar = None
@@ -76,29 +82,47 @@ class _Chunks:
     def __exit__(self, *exc) -> None:
         self.stack.close()
 
+    def open(self) -> None:
+        """Send the chunk the scan is in as soon as its first frame is known, planned at its longest: a cut
+        found later ends it sooner, and the frames its task dreams past the cut go unused.  A chunk with
+        frames already in the cache (a rerun) waits for its final extent instead, so a rerun dreams nothing
+        again."""
+        c = self.planner.opened(self.limit)
+        if c.index in self.sent or c.stop <= c.start:
+            return
+        if not self.run._cached(c, self._keys(c), self.src.layout.eyes, first_only=True):
+            self._send(c)
+
     def add(self, chunks: List[Chunk]) -> None:
-        r = self.run
+        """Chunks whose extent is final: kept, and sent unless already sent or wholly in the cache."""
         for c in chunks:
             self.chunks.append(c)
-            self.keys[c.index] = r.vd.keys(self.input, self.src.sha, self.src.layout, c.warm_start)
-            if not r._cached(c, self.keys[c.index], self.src.layout.eyes):
-                self._dispatcher().submit(self._job(c), (lambda c=c: r._sources(self.src, c)) if r.scale.ship_frames
-                                          else None)
-                self.todo.append(c)
-                self._running[c.index] = c
-                self.bar.total = sum(t.dreamed for t in self.todo)
-                self.bar.refresh()
+            if c.index not in self.sent and not self.run._cached(c, self._keys(c), self.src.layout.eyes):
+                self._send(c)
+
+    def _keys(self, c: Chunk) -> CacheKeys:
+        if c.index not in self.keys:
+            self.keys[c.index] = self.run.vd.keys(self.input, self.src.sha, self.src.layout, c.warm_start)
+        return self.keys[c.index]
+
+    def _send(self, c: Chunk) -> None:
+        r = self.run
+        self._dispatcher().submit(self._job(c), (lambda c=c: r._sources(self.src, c)) if r.scale.ship_frames
+                                  else None)
+        self.sent[c.index] = self._running[c.index] = c
+        self.bar.total = sum(t.dreamed for t in self.sent.values())
+        self.bar.refresh()
 
     def ready(self, k: int, frame: int) -> None:
         """Wait until ``frame`` of chunk ``k`` is in the cache: as soon as the worker has cached it, or (frames
         shipped back) when the chunk has finished."""
-        c = self._running.get(k)
-        if c is None:
+        if k not in self._running:
             return
         if self.run.scale.ship_frames:
             self._finish(k)
         else:
-            self.dispatcher.wait_for_frames(k, frame - c.warm_start + 1)
+            keys, eyes = self.keys[k], self.src.layout.eyes
+            self.dispatcher.wait_for_frames(k, lambda: self.run._frame_cached(keys, frame, eyes))
 
     def finish(self) -> None:
         """Every chunk's result in (their timings, their shipped frames in the cache)."""
@@ -146,6 +170,28 @@ class _Chunks:
         self.bar.refresh()
 
 
+class _KeptFrames:
+    """Working frames (per eye) the scan made, kept by frame index until the assembly takes them, up to a budget
+    in bytes; a frame not kept is simply made again from the decoded frame."""
+
+    def __init__(self, budget: int = KEEP_BYTES):
+        self.budget, self.used = budget, 0
+        self.frames: Dict[int, List[np.ndarray]] = {}
+
+    def keep(self, index: int, eyes: List[np.ndarray]) -> None:
+        size = sum(e.nbytes for e in eyes)
+        if self.used + size <= self.budget:
+            self.frames[index] = eyes
+            self.used += size
+
+    def take(self, index: int, make: Callable[[], List[np.ndarray]]) -> List[np.ndarray]:
+        eyes = self.frames.pop(index, None)
+        if eyes is None:
+            return make()
+        self.used -= sum(e.nbytes for e in eyes)
+        return eyes
+
+
 class ScaledRun:
     """A video dreamed in chunks on Ray; ``ScaledRun(cfg, opts, scale).run(input, output)``."""
 
@@ -154,6 +200,7 @@ class ScaledRun:
         self.vd = VideoDreamer(cfg, opts)
         self.threads = int(opts.threads) or 1             # per worker
         self.workers = scale.workers or default_workers(cfg.device, self.threads)
+        self.kept = _KeptFrames()
 
     def run(self, input_path, output=None) -> RunResult:
         from .raybridge import import_ray
@@ -166,12 +213,14 @@ class ScaledRun:
             src = self.vd.plan(input_path, reader)
         src.sha = source_sha256(input_path, self.vd.cache)
         with _Chunks(self, src, input_path) as work:
-            # each chunk is sent to the workers as soon as the scan has passed its end
+            # each chunk is sent to the workers as soon as the scan reaches its first frame
             stop = src.start
+            work.open()
             for index, occluded in self._scan(src):
                 stop = index + 1
                 if occluded is not None:
                     work.add(work.planner.feed(index, self.opts.blend.is_cut(occluded)))
+                    work.open()
                 work.pump()
             work.add(work.planner.finish(stop))
             src.keys = work.keys[0]
@@ -180,7 +229,7 @@ class ScaledRun:
             info = work.info()
         result.seconds = time.perf_counter() - t_start
         result.timings = dict(self.vd.timer.t, total=result.seconds, fps=result.frames / max(result.seconds, 1e-9))
-        result.scale = self._scale_record(work.chunks, work.todo, info, result)
+        result.scale = self._scale_record(work.chunks, work.sent, info, result)
         if output or self.opts.png_dir:
             result.sidecar = str(output or Path(self.opts.png_dir)) + ".json"
             record = dict(self.vd.sidecar(src, result), kind="video-scaled", scale=result.scale)
@@ -205,6 +254,7 @@ class ScaledRun:
         with VideoReader(src.path) as reader:
             for frame in reader.frames(src.start, src.stop):
                 cur = src.layout.split(frame.image)
+                self.kept.keep(frame.index, cur)
                 occluded = None
                 if prev is not None:
                     occluded = 0.0
@@ -221,10 +271,13 @@ class ScaledRun:
         return CacheKeys(base=base, pyramid="", flow=f"{base}/flow-{short_hash(self.opts.blend.flow.to_dict())}",
                          frames="", independent_frames="")
 
-    def _cached(self, chunk: Chunk, keys: CacheKeys, eyes: int) -> bool:
-        """Every frame the chunk dreams is in the cache."""
-        return all(self.vd.cache.path(keys.frames, f"eye{e}", f"{i:06d}.png").is_file()
-                   for i in range(chunk.warm_start, chunk.stop) for e in range(eyes))
+    def _cached(self, chunk: Chunk, keys: CacheKeys, eyes: int, first_only: bool = False) -> bool:
+        """Every frame the chunk dreams is in the cache (``first_only``: its first frame is)."""
+        stop = chunk.warm_start + 1 if first_only else chunk.stop
+        return all(self._frame_cached(keys, i, eyes) for i in range(chunk.warm_start, stop))
+
+    def _frame_cached(self, keys: CacheKeys, index: int, eyes: int) -> bool:
+        return all(self.vd.cache.path(keys.frames, f"eye{e}", f"{index:06d}.png").is_file() for e in range(eyes))
 
     # -- run
 
@@ -263,7 +316,7 @@ class ScaledRun:
                 i = frame.index
                 for k, _ in parts[i]:
                     ready(k, i)
-                sources = layout.split(frame.image)
+                sources = self.kept.take(i, lambda: layout.split(frame.image))
                 dreams = [self._blend(keys, parts[i], e, i, sources[e].shape) for e in range(layout.eyes)]
                 for e in range(layout.eyes):
                     bwd = occ = None
@@ -300,21 +353,23 @@ class ScaledRun:
 
     # -- record
 
-    def _scale_record(self, chunks: List[Chunk], todo: List[Chunk], info, result: RunResult) -> Dict[str, Any]:
+    def _scale_record(self, chunks: List[Chunk], sent: Dict[int, Chunk], info, result: RunResult) -> Dict[str, Any]:
         results: Dict[int, ChunkResult] = info.get("results", {})
         rows = []
         for c in chunks:
             r = results.get(c.index)
-            rows.append(dict(c.to_dict(), skipped_cached=c not in todo,
+            longer = c.index in sent and sent[c.index].stop != c.stop      # sent before a cut ended it sooner
+            rows.append(dict(c.to_dict(), skipped_cached=c.index not in sent,
+                             **({"sent_stop": sent[c.index].stop} if longer else {}),
                              **({"seconds": r.seconds, "cpu_seconds": r.cpu_seconds, "dreamed": r.dreamed,
                                  "from_cache": r.from_cache,
                                  "pid": r.pid, "node": r.node} if r else {})))
         result.dreamed = sum(r.dreamed for r in results.values())
         result.from_cache = sum(r.from_cache for r in results.values()) + \
-            sum(c.dreamed for c in chunks if c not in todo)
+            sum(c.dreamed for c in chunks if c.index not in sent)
         return {"options": self.scale.to_dict(), "ray": self.scale.ray, "workers": self.workers,
                 "threads_per_worker": self.threads, "frames_shipped": self.scale.ship_frames,
-                "chunks": rows, "chunks_run": len(todo), "chunks_cached": len(chunks) - len(todo),
+                "chunks": rows, "chunks_run": len(sent), "chunks_cached": len(chunks) - len(sent),
                 "retries": info.get("retries", {}), "frames_dreamed": result.dreamed,
                 "frames_from_cache": result.from_cache,
                 "seeds": "config seed + source frame index; each chunk's chain starts cold at its warm_start"}

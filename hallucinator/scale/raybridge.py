@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from contextlib import contextmanager
 from typing import Callable, Dict, Iterator, List, Optional
 
@@ -23,7 +24,8 @@ from .options import LOCAL
 from .tasks import ChunkJob, ChunkResult, Sources, run_chunk
 
 INSTALL = 'pip install "hallucinator[ray]"'
-FRAME_POLL_S = 0.05     # how often the driver looks for a running chunk's next frame
+FRAME_POLL_S = 0.1      # how often the driver looks for a running chunk's next frame
+PROGRESS_POLL_S = 0.5   # how often it asks the workers' progress (for the bar)
 
 
 def import_ray():
@@ -65,7 +67,6 @@ class _Progress:
     """Frames done per chunk and each chunk's attempts (pid, node), reported by the tasks."""
 
     def __init__(self):
-        self.done: Dict[int, int] = {}
         self.attempts: Dict[int, List[List]] = {}
         self.done: Dict[int, int] = {}          # frames each chunk has reported (its current attempt)
 
@@ -101,6 +102,8 @@ class Dispatcher:
         self.running: Dict[object, ChunkJob] = {}
         self.results: Dict[int, ChunkResult] = {}
         self.attempts: Dict[int, List[List]] = {}
+        self.done: Dict[int, int] = {}
+        self._polled = -float("inf")
 
     def submit(self, job: ChunkJob, sources: Optional[Callable[[], Sources]] = None) -> None:
         """Queue ``job``; ``sources`` (called when it starts) gives its frames when they are shipped."""
@@ -118,9 +121,9 @@ class Dispatcher:
         self._top_up()
         return self.results[chunk]
 
-    def wait_for_frames(self, chunk: int, n: int) -> None:
-        """Run tasks until chunk ``chunk`` has its first ``n`` frames in the cache (or has finished)."""
-        while chunk not in self.results and self.done.get(chunk, 0) < n:
+    def wait_for_frames(self, chunk: int, cached: Callable[[], bool]) -> None:
+        """Run tasks until ``cached()`` (the frame wanted is in the shared cache) or chunk ``chunk`` has finished."""
+        while chunk not in self.results and not cached():
             self._top_up()
             if not self.running:
                 raise RuntimeError(f"chunk {chunk} was never submitted")
@@ -147,7 +150,12 @@ class Dispatcher:
             job = self.running.pop(ref)
             self.results[job.chunk.index] = self._get(ref, job)
 
-    def _poll(self) -> None:
+    def _poll(self, now: bool = False) -> None:
+        """The workers' progress from the actor: at most every PROGRESS_POLL_S unless ``now``."""
+        t = time.monotonic()
+        if not now and t - self._polled < PROGRESS_POLL_S:
+            return
+        self._polled = t
         self.done, self.attempts = self.ray.get(self.progress.state.remote())
         if self.on_progress:
             self.on_progress(self.done)
@@ -179,7 +187,7 @@ class Dispatcher:
 
     def attempt_log(self) -> Dict[int, List[List]]:
         """Per chunk, the (pid, node) of each attempt that began dreaming it."""
-        self._poll()
+        self._poll(now=True)
         return self.attempts
 
     def retries(self) -> Dict[int, int]:
