@@ -8,7 +8,7 @@ import pytest
 from conftest import shared_file
 
 from hallucinator.cli import main
-from hallucinator.scale.chunks import ChunkPlanner, contributions, fade_weight, plan_chunks
+from hallucinator.scale.chunks import Chunk, ChunkPlanner, contributions, fade_weight, plan_chunks
 from hallucinator.scale.continuity import boundary_figures
 from hallucinator.scale.options import ScaleOptions
 from hallucinator.video.figures import FrameFigures
@@ -86,6 +86,20 @@ def test_the_chunk_being_scanned_is_known_from_its_first_frame_at_its_longest():
         assert (s.warm_start, s.start, s.cut) == (c.warm_start, c.start, c.cut) and s.stop >= c.stop
     assert [sent[k].stop for k in sorted(sent)] == [18, 26, 31, 39, 40]   # chunk 1 was cut short at 23
     assert ChunkPlanner(10, 8, 3).opened().stop == 18                     # range end unknown yet
+
+
+def test_chunks_ahead_of_the_scan_are_the_plan_if_no_cut_comes_and_a_cut_moves_them():
+    planner = ChunkPlanner(0, chunk_frames=4, overlap=2)
+    ahead = planner.ahead(3, limit=10)
+    assert ahead == plan_chunks(0, 10, [], 4, 2)[:2] + [Chunk(2, 6, 8, 10)]    # the last one stops at the end
+    assert planner.ahead(5, limit=10) == planner.ahead(3, limit=10)             # none starts past the end
+    for f in (1, 2, 3):
+        planner.feed(f, False)
+    planner.feed(4, False)                                                      # chunk 1 begins: as sent
+    assert planner.ahead(2, limit=10)[0] == ahead[1]
+    planner.feed(5, True)                                                       # a cut moves chunk 2
+    assert planner.ahead(2, limit=10) == [Chunk(2, 5, 5, 9, cut=True), Chunk(3, 7, 9, 10)]
+    assert ChunkPlanner(0, 4, 2).ahead(2) == [Chunk(0, 0, 0, 4), Chunk(1, 2, 4, 8)]   # end not known
 
 
 def _figs(added):

@@ -167,7 +167,7 @@ def test_the_driver_killed_mid_run_resumes_from_the_cache_with_the_same_frames(l
     assert len(a) == 16 and all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
-def test_a_scene_cut_starts_a_chunk_with_no_warm_up(local_ray, clip, tmp_path):
+def _two_scenes(clip, tmp_path):
     """Four frames of the battle, then four of the same frames turned upside down: a cut at frame 4."""
     from hallucinator.io.writer import VideoWriter
     from hallucinator.sphere import resize_equirect_image
@@ -178,9 +178,32 @@ def test_a_scene_cut_starts_a_chunk_with_no_warm_up(local_ray, clip, tmp_path):
     with VideoWriter(scene, fps=25, width=256, height=128, crf=16) as w:
         for img in frames + [np.ascontiguousarray(f[::-1, ::-1]) for f in frames]:
             w.write(img)
-    r = scaled(str(scene), tmp_path, "cut", workers=2, frames=None, chunk_frames=100, overlap_frames=2)
+    return str(scene)
+
+
+def test_a_scene_cut_starts_a_chunk_with_no_warm_up(local_ray, clip, tmp_path):
+    scene = _two_scenes(clip, tmp_path)
+    r = scaled(scene, tmp_path, "cut", workers=2, frames=None, chunk_frames=100, overlap_frames=2)
     assert [(c["warm_start"], c["start"], c["stop"], c["cut"]) for c in r.scale["chunks"]] == [
         (0, 0, 4, False), (4, 4, 8, True)]
     assert r.frames == 8 and r.quality["continuity"]["boundaries"] == []     # a cut is no boundary to judge
     # chunk 0 was sent from its first frame, planned to the clip's end; the cut found later ended it sooner
     assert r.scale["chunks"][0]["sent_stop"] == 8 and "sent_stop" not in r.scale["chunks"][1]
+
+
+def test_a_chunk_sent_ahead_of_the_scan_and_moved_by_a_cut_is_withdrawn_and_the_frames_do_not_change(
+        local_ray, clip, tmp_path):
+    """Chunks of 3 frames: with 2 workers, chunk 2 is sent as frames 5-7 (warm-up from 5) before the scan
+    meets the cut at frame 4, which moves it to frames 4-6; its task is withdrawn and the chunk sent again."""
+    scene = _two_scenes(clip, tmp_path)
+    two = scaled(scene, tmp_path, "two", workers=2, frames=None, chunk_frames=3, overlap_frames=1)
+    one = scaled(scene, tmp_path, "one", workers=1, frames=None, chunk_frames=3, overlap_frames=1)
+    plan = [(0, 0, 3, False), (2, 3, 4, False), (4, 4, 7, True), (6, 7, 8, False)]
+    for r in (one, two):
+        assert [(c["warm_start"], c["start"], c["stop"], c["cut"]) for c in r.scale["chunks"]] == plan
+        assert r.scale["retries"] == {}
+    assert [(c["index"], c["warm_start"], c["start"]) for c in two.scale["chunks_withdrawn"]] == [(2, 5, 6)]
+    assert one.scale["chunks_withdrawn"] == []
+    a, b = read_png_sequence(tmp_path / "png-one"), read_png_sequence(tmp_path / "png-two")
+    assert len(a) == 8 and all(np.array_equal(x, y) for x, y in zip(a, b))
+

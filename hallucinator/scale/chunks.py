@@ -47,9 +47,10 @@ class ChunkPlanner:
     """The plan made while the frames are scanned: each chunk is final as soon as the next one begins.
 
     ``feed(index, cut)`` for every frame after the first, in order, gives the chunks that frame closes;
-    ``finish(stop)`` gives the last one; ``opened()`` is the chunk being scanned, at its longest.  The
-    chunks are those of :func:`plan_chunks`, so a run can start dreaming its first chunks while the rest of
-    the clip is still being scanned for cuts.
+    ``finish(stop)`` gives the last one; ``opened()`` is the chunk being scanned, at its longest, and
+    ``ahead(n)`` adds the chunks after it as they will be if no cut comes.  The chunks are those of
+    :func:`plan_chunks`, so a run can start dreaming its first chunks while the rest of the clip is
+    still being scanned for cuts.
     """
 
     def __init__(self, start: int, chunk_frames: int, overlap: int):
@@ -77,17 +78,31 @@ class ChunkPlanner:
         """The chunk the scan is in, as it will be unless a cut ends it sooner: ``chunk_frames`` frames from
         its start (at most to ``limit``, the range's end when known).  Its first frame, warm-up and cache
         key are already final, so it can be dreamed before the scan reaches its end."""
-        k = len(self.starts) - 1
-        stop = self.starts[k][0] + self.chunk_frames
-        return self._make(k, stop if limit is None else min(stop, limit))
+        return self.ahead(1, limit)[0]
+
+    def ahead(self, n: int, limit: Optional[int] = None) -> List[Chunk]:
+        """The chunk the scan is in (:meth:`opened`) and the ``n - 1`` after it as they will be if no cut
+        comes first: each ``chunk_frames`` frames after the last, with its warm-up; none begins at or past
+        ``limit``."""
+        k, s = len(self.starts) - 1, self.starts[-1][0]
+        starts = self.starts + [(s + j * self.chunk_frames, False) for j in range(1, n)]
+        out = []
+        for j in range(k, k + n):
+            stop = starts[j][0] + self.chunk_frames
+            stop = stop if limit is None else min(stop, limit)
+            if j > k and stop <= starts[j][0]:
+                break
+            out.append(self._make(j, stop, starts))
+        return out
 
     def _chunk(self, k: int, stop: int) -> Chunk:
         self.made = k + 1
         return self._make(k, stop)
 
-    def _make(self, k: int, stop: int) -> Chunk:
-        s, cut = self.starts[k]
-        warm = s if (k == 0 or cut) else max(s - self.overlap, self.starts[k - 1][0])
+    def _make(self, k: int, stop: int, starts: Optional[List[Tuple[int, bool]]] = None) -> Chunk:
+        starts = starts or self.starts
+        s, cut = starts[k]
+        warm = s if (k == 0 or cut) else max(s - self.overlap, starts[k - 1][0])
         return Chunk(index=k, warm_start=warm, start=s, stop=stop, cut=cut)
 
 

@@ -71,6 +71,8 @@ class _Chunks:
         self.chunks: List[Chunk] = []
         self.keys: Dict[int, CacheKeys] = {}
         self.sent: Dict[int, Chunk] = {}          # by index: what each chunk's task was sent to dream
+        self.withdrawn: List[Chunk] = []          # sent ahead of the scan, then moved by a cut
+        self._warm_starts: Dict[int, int] = {}    # the warm start each chunk's keys were made for
         self._running: Dict[int, Chunk] = {}      # sent to the workers, result not yet received
         self.dispatcher = None
         self.bar = None
@@ -83,26 +85,39 @@ class _Chunks:
         self.stack.close()
 
     def open(self) -> None:
-        """Send the chunk the scan is in as soon as its first frame is known, planned at its longest: a cut
-        found later ends it sooner, and the frames its task dreams past the cut go unused.  A chunk with
-        frames already in the cache (a rerun) waits for its final extent instead, so a rerun dreams nothing
-        again."""
-        c = self.planner.opened(self.limit)
-        if c.index in self.sent or c.stop <= c.start:
-            return
-        if not self.run._cached(c, self._keys(c), self.src.layout.eyes, first_only=True):
-            self._send(c)
+        """Send the chunk the scan is in, and as many after it as there are workers, before the scan reaches
+        them: each as it will be if no cut comes first.  A chunk's first frame decides its warm-up and
+        cache key; a cut found later ends a chunk sooner (the frames its task dreams past the cut go
+        unused) and moves the chunks after it (their tasks are withdrawn and sent again as they now are).
+        A chunk with frames already in the cache (a rerun) waits for its final extent instead, so a rerun
+        dreams nothing again."""
+        for c in self.planner.ahead(self.run.workers, self.limit):
+            if c.stop > c.start:
+                self._offer(c, first_only=True)
 
     def add(self, chunks: List[Chunk]) -> None:
-        """Chunks whose extent is final: kept, and sent unless already sent or wholly in the cache."""
+        """Chunks whose extent is final: kept, and sent unless already sent as they are or wholly cached."""
         for c in chunks:
             self.chunks.append(c)
-            if c.index not in self.sent and not self.run._cached(c, self._keys(c), self.src.layout.eyes):
-                self._send(c)
+            self._offer(c)
+
+    def _offer(self, c: Chunk, first_only: bool = False) -> None:
+        sent = self.sent.get(c.index)
+        if sent is not None and (sent.warm_start, sent.start) == (c.warm_start, c.start):
+            return                                  # sent as it is (at most longer)
+        if sent is not None:                        # sent ahead, and a cut has moved it since
+            self.dispatcher.withdraw(c.index)
+            del self.sent[c.index]
+            self._running.pop(c.index, None)
+            self.withdrawn.append(sent)
+        if not self.run._cached(c, self._keys(c), self.src.layout.eyes, first_only=first_only):
+            self._send(c)
 
     def _keys(self, c: Chunk) -> CacheKeys:
-        if c.index not in self.keys:
+        key = self.keys.get(c.index)
+        if key is None or self._warm_starts.get(c.index) != c.warm_start:
             self.keys[c.index] = self.run.vd.keys(self.input, self.src.sha, self.src.layout, c.warm_start)
+            self._warm_starts[c.index] = c.warm_start
         return self.keys[c.index]
 
     def _send(self, c: Chunk) -> None:
@@ -229,7 +244,7 @@ class ScaledRun:
             info = work.info()
         result.seconds = time.perf_counter() - t_start
         result.timings = dict(self.vd.timer.t, total=result.seconds, fps=result.frames / max(result.seconds, 1e-9))
-        result.scale = self._scale_record(work.chunks, work.sent, info, result)
+        result.scale = self._scale_record(work.chunks, work.sent, work.withdrawn, info, result)
         if output or self.opts.png_dir:
             result.sidecar = str(output or Path(self.opts.png_dir)) + ".json"
             record = dict(self.vd.sidecar(src, result), kind="video-scaled", scale=result.scale)
@@ -353,7 +368,8 @@ class ScaledRun:
 
     # -- record
 
-    def _scale_record(self, chunks: List[Chunk], sent: Dict[int, Chunk], info, result: RunResult) -> Dict[str, Any]:
+    def _scale_record(self, chunks: List[Chunk], sent: Dict[int, Chunk], withdrawn: List[Chunk], info,
+                      result: RunResult) -> Dict[str, Any]:
         results: Dict[int, ChunkResult] = info.get("results", {})
         rows = []
         for c in chunks:
@@ -370,6 +386,7 @@ class ScaledRun:
         return {"options": self.scale.to_dict(), "ray": self.scale.ray, "workers": self.workers,
                 "threads_per_worker": self.threads, "frames_shipped": self.scale.ship_frames,
                 "chunks": rows, "chunks_run": len(sent), "chunks_cached": len(chunks) - len(sent),
+                "chunks_withdrawn": [c.to_dict() for c in withdrawn],
                 "retries": info.get("retries", {}), "frames_dreamed": result.dreamed,
                 "frames_from_cache": result.from_cache,
                 "seeds": "config seed + source frame index; each chunk's chain starts cold at its warm_start"}

@@ -17,7 +17,7 @@ import os
 import socket
 import time
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..errors import UserError
 from .options import LOCAL
@@ -64,29 +64,37 @@ def ray_session(address: str, cpus: int) -> Iterator[object]:
 
 
 class _Progress:
-    """Frames done per chunk and each chunk's attempts (pid, node), reported by the tasks."""
+    """Frames done per task and each task's attempts (pid, node), reported by the tasks (by :func:`task_key`)."""
 
     def __init__(self):
-        self.attempts: Dict[int, List[List]] = {}
-        self.done: Dict[int, int] = {}          # frames each chunk has reported (its current attempt)
+        self.attempts: Dict[tuple, List[List]] = {}
+        self.done: Dict[tuple, int] = {}          # frames each task has reported (its current attempt)
 
-    def start(self, chunk: int, pid: int, node: str) -> None:
-        self.attempts.setdefault(chunk, []).append([pid, node])
-        self.done[chunk] = 0
+    def start(self, key: tuple, pid: int, node: str) -> None:
+        self.attempts.setdefault(key, []).append([pid, node])
+        self.done[key] = 0
 
-    def frame(self, chunk: int, done: int) -> None:
-        self.done[chunk] = max(self.done.get(chunk, 0), done)
+    def frame(self, key: tuple, done: int) -> None:
+        self.done[key] = max(self.done.get(key, 0), done)
 
     def state(self):
         return self.done, self.attempts
+
+
+def task_key(job: ChunkJob) -> Tuple[int, int, int]:
+    """What the progress actor counts a task under: its chunk's index and where that chunk begins (a chunk
+    sent ahead of the scan and withdrawn at a cut, and the chunk sent in its place, are different tasks)."""
+    c = job.chunk
+    return c.index, c.warm_start, c.start
 
 
 def dream_chunk(job: ChunkJob, sources: Optional[Sources], progress) -> ChunkResult:
     """The Ray task: record the attempt, dream the chunk, report frames as they are done."""
     import ray
 
-    ray.get(progress.start.remote(job.chunk.index, os.getpid(), socket.gethostname()))
-    return run_chunk(job, sources, lambda n: progress.frame.remote(job.chunk.index, n))
+    key = task_key(job)
+    ray.get(progress.start.remote(key, os.getpid(), socket.gethostname()))
+    return run_chunk(job, sources, lambda n: progress.frame.remote(key, n))
 
 
 class Dispatcher:
@@ -101,13 +109,39 @@ class Dispatcher:
         self.queue: List[tuple] = []
         self.running: Dict[object, ChunkJob] = {}
         self.results: Dict[int, ChunkResult] = {}
-        self.attempts: Dict[int, List[List]] = {}
-        self.done: Dict[int, int] = {}
+        self.keys: Dict[int, Tuple[int, int, int]] = {}       # chunk index -> its task's key (not withdrawn)
+        self.withdrawn = 0
+        self._reported: Tuple[Dict, Dict] = ({}, {})          # the actor's (done, attempts), by task key
         self._polled = -float("inf")
+
+    @property
+    def done(self) -> Dict[int, int]:
+        """Frames each chunk's task has reported (its current attempt)."""
+        return {k: self._reported[0].get(key, 0) for k, key in self.keys.items()}
+
+    @property
+    def attempts(self) -> Dict[int, List[List]]:
+        return {k: self._reported[1][key] for k, key in self.keys.items() if key in self._reported[1]}
 
     def submit(self, job: ChunkJob, sources: Optional[Callable[[], Sources]] = None) -> None:
         """Queue ``job``; ``sources`` (called when it starts) gives its frames when they are shipped."""
+        self.keys[job.chunk.index] = task_key(job)
         self.queue.append((job, sources))
+
+    def withdraw(self, chunk: int) -> None:
+        """Take chunk ``chunk``'s job back, queued or running (a chunk sent ahead that a cut moved): a running
+        task is interrupted, its worker process kept; frames it cached are under its own key and go unused."""
+        self.queue = [(j, s) for j, s in self.queue if j.chunk.index != chunk]
+        for ref, job in list(self.running.items()):
+            if job.chunk.index == chunk:
+                del self.running[ref]
+                try:
+                    self.ray.cancel(ref, force=False)
+                except Exception:
+                    pass
+        self.results.pop(chunk, None)
+        self.keys.pop(chunk, None)
+        self.withdrawn += 1
 
     def wait_for(self, chunk: int) -> ChunkResult:
         """Run tasks until chunk ``chunk``'s result is in; a failed chunk fails here with one line."""
@@ -147,8 +181,9 @@ class Dispatcher:
 
     def _collect(self, ready) -> None:
         for ref in ready:
-            job = self.running.pop(ref)
-            self.results[job.chunk.index] = self._get(ref, job)
+            job = self.running.pop(ref, None)
+            if job is not None:          # not withdrawn meanwhile
+                self.results[job.chunk.index] = self._get(ref, job)
 
     def _poll(self, now: bool = False) -> None:
         """The workers' progress from the actor: at most every PROGRESS_POLL_S unless ``now``."""
@@ -156,7 +191,7 @@ class Dispatcher:
         if not now and t - self._polled < PROGRESS_POLL_S:
             return
         self._polled = t
-        self.done, self.attempts = self.ray.get(self.progress.state.remote())
+        self._reported = self.ray.get(self.progress.state.remote())
         if self.on_progress:
             self.on_progress(self.done)
 
