@@ -4,10 +4,11 @@
 2. One pass over the range computes each frame's flow from the previous one (cached: the workers take
    them from the cache) and finds the scene cuts by the chain's own rule; a
    :class:`~.chunks.ChunkPlanner` plans the chunks as the pass goes.
-3. Each chunk becomes a Ray task as soon as the pass reaches its first frame (its warm-up and cache key
-   are final then; a cut found later only ends it sooner), ``workers`` at once, so the workers dream the
-   first chunks while the pass is still scanning the rest.  Chunks whose frames are all in the cache are
-   not run again (a rerun after the driver was killed resumes).
+3. Chunks become Ray tasks before the pass reaches them: the chunk the pass is in and as many after it
+   as there are workers are sent as they will be if no cut comes first, so every worker starts at once.
+   A cut found later ends the chunk it falls in sooner and moves the ones after it (their tasks are
+   withdrawn and sent again).  Chunks whose frames are all in the cache are not run again (a rerun after
+   the driver was killed resumes).
 4. Frames are assembled in order as the workers cache them (shipped frames: as their chunks finish),
    from the working frames the pass made (kept up to :data:`KEEP_BYTES`, so each source frame is
    resized once), so the last chunk's frames are written while it is still dreaming: each from its
@@ -103,9 +104,9 @@ class _Chunks:
 
     def _offer(self, c: Chunk, first_only: bool = False) -> None:
         sent = self.sent.get(c.index)
-        if sent is not None and (sent.warm_start, sent.start) == (c.warm_start, c.start):
-            return                                  # sent as it is (at most longer)
-        if sent is not None:                        # sent ahead, and a cut has moved it since
+        if sent is not None and (sent.warm_start, sent.start) == (c.warm_start, c.start) and sent.stop >= c.stop:
+            return                                  # sent as it is (or longer)
+        if sent is not None:    # sent ahead, and a cut has moved it since (or the clip ran past its stated end)
             self.dispatcher.withdraw(c.index)
             del self.sent[c.index]
             self._running.pop(c.index, None)
@@ -228,7 +229,7 @@ class ScaledRun:
             src = self.vd.plan(input_path, reader)
         src.sha = source_sha256(input_path, self.vd.cache)
         with _Chunks(self, src, input_path) as work:
-            # each chunk is sent to the workers as soon as the scan reaches its first frame
+            # chunks are sent ahead of the scan (as they will be if no cut comes) and corrected at cuts
             stop = src.start
             work.open()
             for index, occluded in self._scan(src):
