@@ -184,6 +184,8 @@ def register_bench(bench_sub) -> None:
     p.add_argument("--chunk-frames", type=int, default=12, help="with --ray-workers: frames per chunk (default 12)")
     p.add_argument("--overlap-frames", default="6", metavar="K,K",
                    help="with --ray-workers: overlaps, each measured in turn (default 6)")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="with --ray-workers: runs of each worker count, interleaved; the median speed-up counts")
     p.set_defaults(func=_bench_command)
 
 
