@@ -110,7 +110,6 @@ class Dispatcher:
         self.running: Dict[object, ChunkJob] = {}
         self.results: Dict[int, ChunkResult] = {}
         self.keys: Dict[int, Tuple[int, int, int]] = {}       # chunk index -> its task's key (not withdrawn)
-        self.withdrawn = 0
         self._reported: Tuple[Dict, Dict] = ({}, {})          # the actor's (done, attempts), by task key
         self._polled = -float("inf")
 
@@ -141,7 +140,6 @@ class Dispatcher:
                     pass
         self.results.pop(chunk, None)
         self.keys.pop(chunk, None)
-        self.withdrawn += 1
 
     def wait_for(self, chunk: int) -> ChunkResult:
         """Run tasks until chunk ``chunk``'s result is in; a failed chunk fails here with one line."""
