@@ -2,8 +2,9 @@
 
 Ray is started once, with a CPU per worker thread, and each worker process loads the engine before
 anything is timed, and the driver makes one untimed two-frame run (so the figures compare dreaming,
-not process start-up; Ray's own start is printed apart).  ``--overlap-frames 0,2,6`` repeats it for each overlap.  Each run gets a fresh cache, and
-the worker counts take turns ``--repeat`` times (default 3), as ``bench dream`` interleaves its runs.
+not process start-up; Ray's own start is printed apart).  ``--overlap-frames 0,2,6`` repeats it for
+each overlap.  Each run gets a fresh cache, and the worker counts take turns ``--repeat`` times
+(default 3), as ``bench dream`` interleaves its runs.
 Printed: seconds per run (and the chunks' CPU time), the speed-up over the first count (the median of
 the rounds' ratios, each round's too), whether the frames are identical, audio and 360° metadata in
 the output, and the continuity figure (:mod:`.continuity`).
