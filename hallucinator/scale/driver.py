@@ -32,7 +32,7 @@ import numpy as np
 from ..io.reader import VideoReader
 from ..provenance import write_sidecar
 from ..video import flow as flowmod
-from ..video.cache import CacheKeys, source_sha256, write_error
+from ..video.cache import CacheKeys, source_keys, source_sha256, write_error
 from ..video.chain import ChainDreamer
 from ..video.figures import clip_figures, frame_figures, pick_frames, sphere_figures
 from ..video.options import VideoOptions
@@ -70,10 +70,10 @@ class _Chunks:
         self.planner = ChunkPlanner(src.start, run.scale.chunk_frames, run.scale.overlap_frames)
         self.limit = src.stop or src.info.frames or None     # the range's end, as far as it is known yet
         self.chunks: List[Chunk] = []
-        self.keys: Dict[int, CacheKeys] = {}
+        self.keys: Dict[int, CacheKeys] = {}          # by chunk index
+        self._keys_at: Dict[int, CacheKeys] = {}      # by warm start: a chunk's keys depend on nothing else
         self.sent: Dict[int, Chunk] = {}          # by index: what each chunk's task was sent to dream
         self.withdrawn: List[Chunk] = []          # sent ahead of the scan, then moved by a cut
-        self._warm_starts: Dict[int, int] = {}    # the warm start each chunk's keys were made for
         self._running: Dict[int, Chunk] = {}      # sent to the workers, result not yet received
         self.dispatcher = None
         self.bar = None
@@ -115,10 +115,9 @@ class _Chunks:
             self._send(c)
 
     def _keys(self, c: Chunk) -> CacheKeys:
-        key = self.keys.get(c.index)
-        if key is None or self._warm_starts.get(c.index) != c.warm_start:
-            self.keys[c.index] = self.run.vd.keys(self.input, self.src.sha, self.src.layout, c.warm_start)
-            self._warm_starts[c.index] = c.warm_start
+        if c.warm_start not in self._keys_at:
+            self._keys_at[c.warm_start] = self.run.vd.keys(self.input, self.src.sha, self.src.layout, c.warm_start)
+        self.keys[c.index] = self._keys_at[c.warm_start]
         return self.keys[c.index]
 
     def _send(self, c: Chunk) -> None:
@@ -216,12 +215,12 @@ class ScaledRun:
         self.vd = VideoDreamer(cfg, opts)
         self.threads = int(opts.threads) or 1             # per worker
         self.workers = scale.workers or default_workers(cfg.device, self.threads)
-        self.kept = _KeptFrames()
 
     def run(self, input_path, output=None) -> RunResult:
         from .raybridge import import_ray
 
         t_start = time.perf_counter()
+        self.kept = _KeptFrames()             # this run's working frames, from the scan to the writing
         input_path = str(input_path)
         import_ray()                          # say how to get Ray before anything else
         self.vd.check_outputs(input_path, output)
@@ -281,11 +280,9 @@ class ScaledRun:
                 yield frame.index, occluded
 
     def _flow_keys(self, src: Source) -> CacheKeys:
-        from ..provenance import short_hash
-
-        base = f"{src.sha[:24]}/prep-{src.layout.key()}"
-        return CacheKeys(base=base, pyramid="", flow=f"{base}/flow-{short_hash(self.opts.blend.flow.to_dict())}",
-                         frames="", independent_frames="")
+        """The keys of the scan's chain: only its flows are cached (no engine is needed to name them)."""
+        base, flow = source_keys(src.sha, src.layout.key(), self.opts.blend)
+        return CacheKeys(base=base, pyramid="", flow=flow, frames="", independent_frames="")
 
     def _cached(self, chunk: Chunk, keys: CacheKeys, eyes: int, first_only: bool = False) -> bool:
         """Every frame the chunk dreams is in the cache (``first_only``: its first frame is)."""

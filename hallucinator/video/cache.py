@@ -203,8 +203,14 @@ def cache_keys(src_sha: str, layout_key: str, engines, independent: bool, blend,
              "start": None if independent else start}
     alone = {"v": CACHE_VERSION, "dream": fingerprint, "independent": True, "blend": None, "warm": None,
              "start": None}
-    base = f"{src_sha[:24]}/prep-{layout_key}"
-    return CacheKeys(base=base, pyramid=f"{base}/pyramid-{engines.cold.pyramid_key()}",
-                     flow=f"{base}/flow-{short_hash(blend.flow.to_dict())}",
+    base, flow = source_keys(src_sha, layout_key, blend)
+    return CacheKeys(base=base, pyramid=f"{base}/pyramid-{engines.cold.pyramid_key()}", flow=flow,
                      frames=f"{base}/dream-{short_hash(chain)}",
                      independent_frames=f"{base}/dream-{short_hash(alone)}")
+
+
+def source_keys(src_sha: str, layout_key: str, blend) -> Tuple[str, str]:
+    """(base, flow): the folders of what depends only on the source, its layout and the flow settings (no
+    engine), so the flows can be computed and cached before any engine is loaded."""
+    base = f"{src_sha[:24]}/prep-{layout_key}"
+    return base, f"{base}/flow-{short_hash(blend.flow.to_dict())}"
