@@ -207,3 +207,24 @@ def test_a_chunk_sent_ahead_of_the_scan_and_moved_by_a_cut_is_withdrawn_and_the_
     a, b = read_png_sequence(tmp_path / "png-one"), read_png_sequence(tmp_path / "png-two")
     assert len(a) == 8 and all(np.array_equal(x, y) for x, y in zip(a, b))
 
+
+
+def test_bench_takes_turns_after_an_untimed_warm_up_and_reports_the_median_of_the_rounds(local_ray, clip, tmp_path,
+                                                                                        capsys):
+    """bench video --ray-workers: one untimed two-frame run, then the worker counts in turn, --repeat rounds."""
+    import argparse
+
+    from hallucinator.scale.bench import bench_scale
+
+    args = argparse.Namespace(ray_workers="1,2", overlap_frames="2", threads=1, frames="0:8", size="128x64",
+                              blend="coherent", to_2to1=False, chunk_frames=4, repeat=2)
+    runs = bench_scale(clip, DreamConfig(**TINY), args, str(tmp_path))["overlaps"][2]
+    out = capsys.readouterr().out
+    assert [line.split(":")[0] for line in out.splitlines() if "worker" in line and "run " in line] == [
+        "overlap 2, 1 worker (run 1 of 2)", "overlap 2, 2 workers (run 1 of 2)",
+        "overlap 2, 1 worker (run 2 of 2)", "overlap 2, 2 workers (run 2 of 2)"]
+    one, two = runs[1], runs[2]
+    assert len(one["seconds_runs"]) == len(two["seconds_runs"]) == 2 and two["identical_frames"]
+    assert two["speedups"] == [a / b for a, b in zip(one["seconds_runs"], two["seconds_runs"])]
+    assert two["speedup"] == pytest.approx(float(np.median(two["speedups"])))
+    assert os.path.isdir(tmp_path / "warm-up-2") and len(os.listdir(tmp_path / "warm-up-2")) == 2   # untimed
