@@ -228,3 +228,17 @@ def test_guide_objective(tmp_path):
         with torch.no_grad():
             return float(d.objective(d.net(img, d.objective.layers)))
     assert matched(out) > 1.1 * matched(src)
+
+
+@pytest.mark.parametrize("changes", [{}, {"flat": True, "layers": ["block6"]}, {"objective": "class", "class_index": 3},
+                                     {"model": "efficientnet-lite0", "layers": ["block9"], "iterations": 3}])
+def test_an_engine_is_named_from_its_configuration_as_when_it_is_built(changes):
+    from hallucinator.engine.identity import engine_identity
+
+    cfg = DreamConfig(device="cpu", **changes)
+    named, built = engine_identity(cfg), Dreamer(cfg)
+    assert named == built.identity
+    assert (named.fingerprint(), named.pyramid_key()) == (built.fingerprint(), built.pyramid_key())
+    warm = Dreamer(cfg.replace(iterations=2), net=built.net)
+    assert named.with_iterations(2).fingerprint() == warm.fingerprint()
+    assert engine_identity(cfg.replace(seed=cfg.seed + 1)).fingerprint() != named.fingerprint()

@@ -82,6 +82,7 @@ def test_one_and_two_workers_give_the_same_frames_with_audio_and_360_metadata(lo
     # passes their end)
     assert all(c["pid"] for c in side["chunks"]) and len({c["pid"] for c in side["chunks"]}) <= 2
     assert "ratio_max" in two.quality["continuity"]
+    assert "load_model" not in one.timings and "load_model" not in two.timings    # the driver loads no model
     control = [f.image for f in VideoReader(tmp_path / "c-one.mp4")]
     assert np.abs(a[5].astype(int) - control[5].astype(int)).mean() > 2     # dreamed, not the source
     # a rerun of the same command takes every chunk from the cache and runs no task

@@ -2,7 +2,8 @@
 
 ``dream`` holds the octave loop (:class:`Dreamer`), ``passes`` the band and
 polar views of each step and their blend, ``tiles`` the tiled gradient,
-``objectives`` what is maximised, ``reference`` the plain textbook algorithm
+``objectives`` what is maximised, ``identity`` what names an engine's output
+(known without loading it), ``reference`` the plain textbook algorithm
 and ``device`` the choice of torch device.  All geometry lives in
 :mod:`hallucinator.sphere`.
 """

@@ -11,7 +11,7 @@ How a 360° panorama is dreamed (``flat=False``):
   band of a carried residual this octave resolves) and takes ``iterations``
   gradient steps of ``step_size / 255`` along the direction that
   :class:`passes.Passes` gives.
-* The result's identity for caches and sidecars is :meth:`Dreamer.fingerprint`.
+* The result's identity for caches and sidecars is :attr:`Dreamer.identity` (:mod:`.identity`).
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ import torch
 from .. import sphere
 from ..config import DreamConfig
 from ..errors import UserError
-from ..provenance import short_hash
 from ..models import Backbone, load_backbone
 from .device import autocast_dtype, resolve_device
+from .identity import EngineIdentity, identify, octave_align
 from .objectives import Objective
 from .passes import Passes
 from .reference import resize_flat
@@ -59,25 +59,25 @@ class Dreamer:
 
     # -- identity, for caches and sidecars
 
+    @property
+    def identity(self) -> EngineIdentity:
+        """What names this engine's output (:mod:`.identity`); the same as from its configuration alone."""
+        return identify(self.cfg, self.net.weights_sha256, self.stride)
+
     def fingerprint(self) -> str:
         """Hash of everything that changes the dream's output (not the device)."""
-        d = self.cfg.to_dict()
-        d.pop("device", None)
-        d["weights_sha256"] = self.net.weights_sha256
-        return short_hash(d)
+        return self.identity.fingerprint()
 
     def pyramid_key(self) -> str:
         """Hash of everything that decides the octave pyramid of a source."""
-        d = {k: getattr(self.cfg, k) for k in ("octaves", "octave_scale", "flat")}
-        d["align"] = self.align
-        return short_hash(d)
+        return self.identity.pyramid_key()
 
     # -- geometry of the octaves
 
     @property
     def align(self) -> int:
         """Octave widths are multiples of this: twice the total stride, so W/stride is even (pole padding)."""
-        return 1 if self.cfg.flat else 2 * self.stride
+        return octave_align(self.cfg, self.stride)
 
     def octave_sizes(self, height: int, width: int) -> List[Tuple[int, int]]:
         """(h, w) of each octave, smallest first; the last is the working size of the full-resolution pass."""

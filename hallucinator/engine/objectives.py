@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from .. import sphere
 from ..config import DreamConfig
 from ..errors import UserError
+from .identity import objective_layers
 
 if TYPE_CHECKING:
     from ..models import Backbone
@@ -24,7 +25,7 @@ class Objective:
 
     def __init__(self, cfg: DreamConfig, net: "Backbone", device: torch.device):
         self.kind = cfg.objective
-        self.layers = list(cfg.layers)
+        self.layers = objective_layers(cfg)
         self.channels = list(cfg.channels)
         self.class_index = cfg.class_index
         self.guide_features: Dict[str, torch.Tensor] = {}
@@ -33,7 +34,6 @@ class Objective:
                 raise UserError(f"{net.name} has no class logits here; use another objective or model")
             if not 0 <= int(self.class_index) < 1000:
                 raise UserError("--class-index must be an ImageNet class number, 0-999")
-            self.layers = ["logits"]
         if self.kind == "guide":
             self.guide_features = self._guide_features(cfg.guide, net, device)
 

@@ -13,7 +13,7 @@ models`` lists them with their layers.
 * :mod:`.loading`            -- :func:`load_backbone` and :class:`Backbone`
 * :mod:`.cards`              -- the ``models/*.toml`` model cards, written from the registry
 """
-from .loading import Backbone, load_backbone
+from .loading import Backbone, load_backbone, weights_sha256
 from .registry import MODELS, ModelSpec, get_spec
 
-__all__ = ["Backbone", "MODELS", "ModelSpec", "get_spec", "load_backbone"]
+__all__ = ["Backbone", "MODELS", "ModelSpec", "get_spec", "load_backbone", "weights_sha256"]

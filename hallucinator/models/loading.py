@@ -83,6 +83,11 @@ class Backbone(nn.Module):
         return self._sha
 
 
+def weights_sha256(name: str, weights: Optional[str] = None) -> str:
+    """The SHA-256 of the weights :func:`load_backbone` would load for ``name``, without building the network."""
+    return sha256_file(_weights_file(get_spec(name), weights))
+
+
 def _weights_file(spec: ModelSpec, weights: Optional[str]) -> Path:
     if weights:
         return Path(weights)

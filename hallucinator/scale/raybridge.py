@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from contextlib import contextmanager
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -26,6 +27,8 @@ from .tasks import ChunkJob, ChunkResult, Sources, run_chunk
 INSTALL = 'pip install "hallucinator[ray]"'
 FRAME_POLL_S = 0.1      # how often the driver looks for a running chunk's next frame
 PROGRESS_POLL_S = 0.5   # how often it asks the workers' progress (for the bar)
+
+_SESSION_PROGRESS: Dict[tuple, object] = {}     # this process's progress actor, by Ray session (held so it lives)
 
 
 def import_ray():
@@ -60,15 +63,26 @@ def ray_session(address: str, cpus: int) -> Iterator[object]:
     try:
         yield ray
     finally:
+        _SESSION_PROGRESS.clear()
         ray.shutdown()
 
 
 class _Progress:
-    """Frames done per task and each task's attempts (pid, node), reported by the tasks (by :func:`task_key`)."""
+    """Frames done per task and each task's attempts (pid, node), reported by the tasks (by :func:`task_key`).
+
+    One per Ray session (:func:`progress_actor`), shared by the runs a process makes in it (a benchmark's),
+    each under its own run id, so no run waits for a fresh actor's process to start.
+    """
 
     def __init__(self):
         self.attempts: Dict[tuple, List[List]] = {}
         self.done: Dict[tuple, int] = {}          # frames each task has reported (its current attempt)
+
+    def forget(self, run: str) -> None:
+        """Drop a finished run's tasks."""
+        for table in (self.attempts, self.done):
+            for key in [k for k in table if k[0] == run]:
+                del table[key]
 
     def start(self, key: tuple, pid: int, node: str) -> None:
         self.attempts.setdefault(key, []).append([pid, node])
@@ -81,18 +95,28 @@ class _Progress:
         return self.done, self.attempts
 
 
-def task_key(job: ChunkJob) -> Tuple[int, int, int]:
-    """What the progress actor counts a task under: its chunk's index and where that chunk begins (a chunk
-    sent ahead of the scan and withdrawn at a cut, and the chunk sent in its place, are different tasks)."""
+def progress_actor(ray):
+    """This Ray session's :class:`_Progress` actor, started on first use; this process holds it until the
+    session ends (a later session gets its own)."""
+    context = ray.get_runtime_context()
+    session = context.get_node_id(), context.get_job_id()      # a job id is reused by a new local Ray, a node id not
+    if session not in _SESSION_PROGRESS:
+        _SESSION_PROGRESS.clear()
+        _SESSION_PROGRESS[session] = ray.remote(num_cpus=0)(_Progress).remote()
+    return _SESSION_PROGRESS[session]
+
+
+def task_key(run: str, job: ChunkJob) -> Tuple[str, int, int, int]:
+    """What the progress actor counts a task under: its run, its chunk's index and where that chunk begins (a
+    chunk sent ahead of the scan and withdrawn at a cut, and the chunk sent in its place, are different tasks)."""
     c = job.chunk
-    return c.index, c.warm_start, c.start
+    return run, c.index, c.warm_start, c.start
 
 
-def dream_chunk(job: ChunkJob, sources: Optional[Sources], progress) -> ChunkResult:
-    """The Ray task: record the attempt, dream the chunk, report frames as they are done."""
+def dream_chunk(job: ChunkJob, sources: Optional[Sources], progress, key: tuple) -> ChunkResult:
+    """The Ray task: record the attempt, dream the chunk, report frames as they are done (under ``key``)."""
     import ray
 
-    key = task_key(job)
     ray.get(progress.start.remote(key, os.getpid(), socket.gethostname()))
     return run_chunk(job, sources, lambda n: progress.frame.remote(key, n))
 
@@ -105,11 +129,12 @@ class Dispatcher:
         self.ray, self.window, self.on_progress = ray, max(1, window), on_progress
         self.max_retries = retries
         self.task = ray.remote(dream_chunk).options(max_retries=retries, retry_exceptions=False, **resources)
-        self.progress = ray.remote(num_cpus=0)(_Progress).remote()
+        self.progress = progress_actor(ray)
+        self.run = uuid.uuid4().hex[:12]
         self.queue: List[tuple] = []
         self.running: Dict[object, ChunkJob] = {}
         self.results: Dict[int, ChunkResult] = {}
-        self.keys: Dict[int, Tuple[int, int, int]] = {}       # chunk index -> its task's key (not withdrawn)
+        self.keys: Dict[int, tuple] = {}                      # chunk index -> its task's key (not withdrawn)
         self._reported: Tuple[Dict, Dict] = ({}, {})          # the actor's (done, attempts), by task key
         self._polled = -float("inf")
 
@@ -124,13 +149,13 @@ class Dispatcher:
 
     def submit(self, job: ChunkJob, sources: Optional[Callable[[], Sources]] = None) -> None:
         """Queue ``job``; ``sources`` (called when it starts) gives its frames when they are shipped."""
-        self.keys[job.chunk.index] = task_key(job)
-        self.queue.append((job, sources))
+        key = self.keys[job.chunk.index] = task_key(self.run, job)
+        self.queue.append((job, sources, key))
 
     def withdraw(self, chunk: int) -> None:
         """Take chunk ``chunk``'s job back, queued or running (a chunk sent ahead that a cut moved): a running
         task is interrupted, its worker process kept; frames it cached are under its own key and go unused."""
-        self.queue = [(j, s) for j, s in self.queue if j.chunk.index != chunk]
+        self.queue = [q for q in self.queue if q[0].chunk.index != chunk]
         for ref, job in list(self.running.items()):
             if job.chunk.index == chunk:
                 del self.running[ref]
@@ -173,9 +198,9 @@ class Dispatcher:
 
     def _top_up(self) -> None:
         while self.queue and len(self.running) < self.window:
-            job, sources = self.queue.pop(0)
+            job, sources, key = self.queue.pop(0)
             data = self.ray.put(sources()) if sources else None
-            self.running[self.task.remote(job, data, self.progress)] = job
+            self.running[self.task.remote(job, data, self.progress, key)] = job
 
     def _collect(self, ready) -> None:
         for ref in ready:
@@ -209,7 +234,7 @@ class Dispatcher:
                             code=1) from None
 
     def cancel(self) -> None:
-        """Stop what is still running or queued (after a failure)."""
+        """Stop what is still running or queued (after a failure), and drop this run's progress."""
         self.queue.clear()
         for ref in list(self.running):
             try:
@@ -217,6 +242,7 @@ class Dispatcher:
             except Exception:
                 pass
         self.running.clear()
+        self.progress.forget.remote(self.run)
 
     def attempt_log(self) -> Dict[int, List[List]]:
         """Per chunk, the (pid, node) of each attempt that began dreaming it."""

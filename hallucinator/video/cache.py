@@ -193,18 +193,19 @@ class CacheKeys:
 def cache_keys(src_sha: str, layout_key: str, engines, independent: bool, blend, start: int) -> CacheKeys:
     """Keys from the source's hash, the layout, the engines' fingerprints and the blend.
 
-    ``engines`` has the ``cold`` and ``warm`` dreamers (the warm one is asked only for a coherent run);
+    ``engines`` names the ``identity`` and ``warm_identity`` of the cold and warm dreamers (the warm one is
+    asked only for a coherent run; neither needs to be loaded);
     the blend and ``start`` (the first frame: a chain starts cold there) count only for a coherent run.
     """
-    fingerprint = engines.cold.fingerprint()
+    fingerprint = engines.identity.fingerprint()
     chain = {"v": CACHE_VERSION, "dream": fingerprint, "independent": independent,
              "blend": None if independent else blend.to_dict(),
-             "warm": None if independent else engines.warm.fingerprint(),
+             "warm": None if independent else engines.warm_identity.fingerprint(),
              "start": None if independent else start}
     alone = {"v": CACHE_VERSION, "dream": fingerprint, "independent": True, "blend": None, "warm": None,
              "start": None}
     base, flow = source_keys(src_sha, layout_key, blend)
-    return CacheKeys(base=base, pyramid=f"{base}/pyramid-{engines.cold.pyramid_key()}", flow=flow,
+    return CacheKeys(base=base, pyramid=f"{base}/pyramid-{engines.identity.pyramid_key()}", flow=flow,
                      frames=f"{base}/dream-{short_hash(chain)}",
                      independent_frames=f"{base}/dream-{short_hash(alone)}")
 

@@ -37,12 +37,17 @@ from .options import BlendParams, VideoOptions
 
 
 class Engines:
-    """The dream engines of a run, loaded on first use: ``cold`` (the configuration) and ``warm`` (carried frames)."""
+    """The dream engines of a run, loaded on first use: ``cold`` (the configuration) and ``warm`` (carried frames).
+
+    Their identities (for cache keys and sidecars) are known before either is loaded, so a process that only
+    names the cache (a scaled-out run's driver) never loads a model.
+    """
 
     def __init__(self, cfg, blend: BlendParams, timer: Timer, dreamer=None):
         self.cfg, self.blend, self.timer = cfg, blend, timer
         self._cold = dreamer
         self._warm = None
+        self._identity = None
 
     @property
     def cold(self):
@@ -64,6 +69,22 @@ class Engines:
             self._warm = self.cold if n == self.cfg.iterations else \
                 Dreamer(self.cfg.replace(iterations=n), net=self.cold.net)
         return self._warm
+
+    @property
+    def identity(self):
+        """The cold engine's :class:`~hallucinator.engine.identity.EngineIdentity`, loaded or not."""
+        if self._cold is not None:
+            return self._cold.identity
+        if self._identity is None:
+            from ..engine.identity import engine_identity
+
+            self._identity = engine_identity(self.cfg) or self.cold.identity
+        return self._identity
+
+    @property
+    def warm_identity(self):
+        """The warm engine's identity: the cold one's with ``blend.warm_iters`` iterations per octave."""
+        return self.identity.with_iterations(self.blend.warm_iters(self.cfg.iterations))
 
 
 @dataclass

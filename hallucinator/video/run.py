@@ -273,7 +273,7 @@ class VideoDreamer:
     def sidecar(self, src: Source, result: RunResult) -> Dict[str, Any]:
         from .. import __version__
 
-        o, d = self.opts, self.engines.cold
+        o, d = self.opts, self.engines.identity
         return {
             "kind": "video",
             "hallucinator": __version__,
@@ -287,7 +287,7 @@ class VideoDreamer:
             "png_dir": os.path.abspath(o.png_dir) if o.png_dir else None,
             "config": self.cfg.to_dict(),
             "fingerprint": d.fingerprint(),
-            "warm_fingerprint": None if o.independent else self.engines.warm.fingerprint(),
+            "warm_fingerprint": None if o.independent else self.engines.warm_identity.fingerprint(),
             "warm_iterations": None if o.independent else o.blend.warm_iters(self.cfg.iterations),
             "seeds": "config seed + source frame index",
             "video": o.to_dict(),
