@@ -101,13 +101,15 @@ class VideoWriter(_Output):
     and :meth:`set_audio_end` set the range once the frames are known.
     ``spherical`` marks the result as an equirectangular 360° video (MP4/MOV);
     ``stereo`` is its layout: "mono", "top-bottom" or "left-right".
+    ``latitude_qp`` quantises rows more coarsely toward the poles, as they are oversampled
+    (:mod:`~hallucinator.io.latitude_qp`; not at CRF 0).
     """
 
     def __init__(self, path, fps=None, width: int = 0, height: int = 0, *, time_base=None,
                  codec: str = "libx264", crf: int = 18, preset: str = "medium", pix_fmt: str = "yuv420p",
                  audio_from=None, audio_range: Optional[Tuple[float, Optional[float]]] = None,
                  spherical: bool = True, stereo: str = "mono", metadata: Optional[dict] = None,
-                 threads: int = 0):
+                 threads: int = 0, latitude_qp: bool = False):
         import av
 
         self.path = Path(path)
@@ -157,6 +159,12 @@ class VideoWriter(_Output):
                 if self._isobmff:
                     self._v.codec_tag = "hvc1"   # plays in Apple players too
             self._v.options = opts
+            self._roi = None
+            if latitude_qp and crf > 0:    # coarser toward the poles (io/latitude_qp); lossless stays lossless
+                from .latitude_qp import LatitudeRoi
+
+                self._roi = LatitudeRoi(self.width, self.height, pix_fmt, self.time_base,
+                                        eyes=2 if stereo == "top-bottom" else 1)
             self._audio_src = None
             self._a = None
             if audio_from is not None:
@@ -262,6 +270,8 @@ class VideoWriter(_Output):
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
         frame.pts = int(pts)
         frame.time_base = self.time_base
+        if self._roi is not None:
+            frame = self._roi.apply(frame)
         try:
             for packet in self._v.encode(frame):
                 self._out.mux(packet)

@@ -112,6 +112,9 @@ class VideoOptions:
     codec: str = field(default="libx264", metadata={
         "help": "video codec (H.264/H.265; default libx264)", "choices": ("libx264", "libx265")})
     crf: int = field(default=18, metadata={"help": "encoder quality, 0 lossless .. 51 worst (default 18)"})
+    latitude_qp: bool = field(default=True, metadata={
+        "help": "quantise every row alike (default: coarser toward the poles, where equirectangular rows are "
+                "oversampled; see docs/video.md)", "flag": "--uniform-qp", "action": "store_false"})
     x264_preset: str = field(default="medium", metadata={
         "help": "encoder speed preset (default medium)", "metavar": "PRESET"})
     png_dir: Optional[str] = field(default=None, metadata={

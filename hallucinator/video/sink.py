@@ -86,7 +86,7 @@ class Sink:
         return VideoWriter(path, fps=self.info.fps or Fraction(25), width=w, height=h, time_base=self.info.time_base,
                            codec=o.codec, crf=o.crf, preset=o.x264_preset, audio_from=self.audio_from,
                            spherical=True, stereo="top-bottom" if self.layout.eyes == 2 else "mono",
-                           metadata={"comment": "dreamed with hallucinator"})
+                           metadata={"comment": "dreamed with hallucinator"}, latitude_qp=o.latitude_qp)
 
     def write(self, index: int, pts: Optional[int], dream: np.ndarray, control: np.ndarray) -> None:
         """One frame of every output; ``pts`` is the source frame's timestamp."""
