@@ -67,12 +67,15 @@ def test_part_timer_is_off_unless_asked_and_counts_each_part_when_on():
 
 
 def test_threads_option(capsys):
-    before = torch.get_num_threads()
+    import cv2
+
+    before, cv_before = torch.get_num_threads(), cv2.getNumThreads()
     try:
         assert main(["--threads", "1", "models"]) == 0
-        assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 1 and cv2.getNumThreads() == 1     # OpenCV's pool too
     finally:
         torch.set_num_threads(before)
+        cv2.setNumThreads(cv_before)
     capsys.readouterr()
     assert main(["--threads", "0", "models"]) == 2
     err = capsys.readouterr().err.strip()
