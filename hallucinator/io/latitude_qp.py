@@ -18,7 +18,7 @@ from typing import List, Tuple
 
 BLOCK = 16            # rows per offset: the encoders' macroblock / quantisation group
 MAX_OFFSET = 12       # QP; the rows at the very pole would otherwise get +20 and more
-QP_RANGE = 51         # what FFmpeg scales a region's qoffset (a fraction of +-1) by for 8-bit video
+QP_RANGE = 51         # what FFmpeg scales a region's qoffset (a fraction of +-1) by for 8-bit video (yuv420p)
 
 
 def row_offset(latitude_deg: float) -> float:
@@ -31,11 +31,11 @@ def latitude_offsets(height: int, eyes: int = 1, block: int = BLOCK) -> List[Tup
     """(first row, rows, QP offset) runs covering a frame of ``height`` rows that stacks ``eyes``
     equirectangular pictures top to bottom; each block of rows gets the offset of its middle
     latitude, rounded; neighbouring blocks with the same offset are merged; zero runs are left out."""
-    eye_h = height // eyes
+    eye_h = max(1, height // eyes)
     runs: List[Tuple[int, int, int]] = []
     for y in range(0, height, block):
         rows = min(block, height - y)
-        mid = (y % eye_h) + rows / 2 if eye_h else 0
+        mid = (y % eye_h) + rows / 2
         q = int(round(row_offset(90.0 - 180.0 * mid / eye_h)))
         if runs and runs[-1][2] == q and runs[-1][0] + runs[-1][1] == y:
             runs[-1] = (runs[-1][0], runs[-1][1] + rows, q)
