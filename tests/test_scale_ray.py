@@ -226,6 +226,7 @@ def test_bench_takes_turns_after_an_untimed_warm_up_and_reports_the_median_of_th
         "overlap 2, 1 worker (run 2 of 2)", "overlap 2, 2 workers (run 2 of 2)"]
     one, two = runs[1], runs[2]
     assert len(one["seconds_runs"]) == len(two["seconds_runs"]) == 2 and two["identical_frames"]
+    assert len(two["driver_cpu_seconds_runs"]) == 2 and all(c > 0 for c in two["driver_cpu_seconds_runs"])
     assert two["speedups"] == [a / b for a, b in zip(one["seconds_runs"], two["seconds_runs"])]
     assert two["speedup"] == pytest.approx(float(np.median(two["speedups"])))
     assert os.path.isdir(tmp_path / "warm-up-2") and len(os.listdir(tmp_path / "warm-up-2")) == 2   # untimed

@@ -5,7 +5,8 @@ anything is timed, and the driver makes one untimed two-frame run (so the figure
 not process start-up; Ray's own start is printed apart).  ``--overlap-frames 0,2,6`` repeats it for
 each overlap.  Each run gets a fresh cache, and the worker counts take turns ``--repeat`` times
 (default 3), as ``bench dream`` interleaves its runs.
-Printed: seconds per run (and the chunks' CPU time), the speed-up over the first count (the median of
+Printed: seconds per run (and the CPU time of the chunks and of the driver, which shares the cores with
+local workers), the speed-up over the first count (the median of
 the rounds' ratios, each round's too), whether the frames are identical, audio and 360° metadata in
 the output, and the continuity figure (:mod:`.continuity`).
 """
@@ -64,7 +65,8 @@ def _bench_overlap(src, cfg, args, tmp, counts: List[int], overlap: int, threads
                 blend=blend_preset(args.blend), stereo=None, to_2to1=args.to_2to1)
     repeat = max(1, int(getattr(args, "repeat", 1) or 1))
     _warm_up(src, cfg, base, tmp, args, overlap, max(counts))
-    runs: Dict[int, Dict[str, Any]] = {n: {"seconds_runs": [], "chunk_cpu_seconds_runs": []} for n in counts}
+    runs: Dict[int, Dict[str, Any]] = {
+        n: {"seconds_runs": [], "chunk_cpu_seconds_runs": [], "driver_cpu_seconds_runs": []} for n in counts}
     frames: Dict[int, list] = {}
     same = {n: True for n in counts}
     for k in range(repeat):
@@ -83,10 +85,12 @@ def _bench_overlap(src, cfg, args, tmp, counts: List[int], overlap: int, threads
             cpu = sum(c.get("cpu_seconds", 0.0) for c in r.scale["chunks"])
             runs[n]["seconds_runs"].append(r.seconds)
             runs[n]["chunk_cpu_seconds_runs"].append(cpu)
+            runs[n]["driver_cpu_seconds_runs"].append(r.scale["driver_cpu_seconds"])
             runs[n].update(audio=info.has_audio, projection=info.projection, continuity=cont,
                            retries=r.scale["retries"], chunks=r.scale["chunks"], strength=r.quality.get("strength"))
             print(f"overlap {overlap}, {n} worker{'s' if n > 1 else ''} (run {k + 1} of {repeat}): {r.seconds:.2f} s "
-                  f"for {r.frames} frames in {len(r.scale['chunks'])} chunks (their CPU time {cpu:.1f} s); "
+                  f"for {r.frames} frames in {len(r.scale['chunks'])} chunks (their CPU time {cpu:.1f} s, the "
+                  f"driver's {r.scale['driver_cpu_seconds']:.1f} s); "
                   f"audio {'yes' if info.has_audio else 'no'}, 360 metadata {info.projection or 'none'}; "
                   f"boundary jump x{cont.get('ratio_max', float('nan')):.3f} of the median inside chunks "
                   "(target <= 1.25)")

@@ -219,7 +219,7 @@ class ScaledRun:
     def run(self, input_path, output=None) -> RunResult:
         from .raybridge import import_ray
 
-        t_start = time.perf_counter()
+        t_start, c_start = time.perf_counter(), time.process_time()
         self.kept = _KeptFrames()             # this run's working frames, from the scan to the writing
         input_path = str(input_path)
         import_ray()                          # say how to get Ray before anything else
@@ -245,6 +245,7 @@ class ScaledRun:
         result.seconds = time.perf_counter() - t_start
         result.timings = dict(self.vd.timer.t, total=result.seconds, fps=result.frames / max(result.seconds, 1e-9))
         result.scale = self._scale_record(work.chunks, work.sent, work.withdrawn, info, result)
+        result.scale["driver_cpu_seconds"] = time.process_time() - c_start     # competes with local workers
         if output or self.opts.png_dir:
             result.sidecar = str(output or Path(self.opts.png_dir)) + ".json"
             record = dict(self.vd.sidecar(src, result), kind="video-scaled", scale=result.scale)
