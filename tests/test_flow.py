@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
+from hallucinator.video import flow as flowmod
 from hallucinator.video.flow import (FlowParams, compute_flow, flow_magnitude, flow_pair, motion_mask, occlusion_mask,
                                pad_wrap, warp, warping_error)
 
@@ -123,3 +124,28 @@ def test_real_frames_flow_explains_motion():
     assert valid.mean() > 0.8
     zero = np.zeros_like(bwd)
     assert warping_error(a, b, bwd, valid) < 0.7 * warping_error(a, b, zero, valid)
+
+
+@pytest.mark.parametrize("wrap", [True, False])
+def test_occlusion_check_is_the_written_out_formula_bit_for_bit(wrap):
+    """The check adds the two flow components by hand (for speed); the carry depends on every bit of it."""
+    rng = np.random.default_rng(3)
+    for scale in (0.3, 3.0, 30.0):
+        fwd, bwd = (rng.normal(0, scale, (61, 130, 2)).astype(np.float32) for _ in range(2))
+        f_at = flowmod.warp(fwd, bwd, wrap=wrap)
+        err = ((bwd + f_at) ** 2).sum(-1)
+        bound = 0.01 * ((bwd ** 2).sum(-1) + (f_at ** 2).sum(-1)) + 0.5
+        ys = np.arange(61, dtype=np.float32)[:, None] + bwd[..., 1]
+        outside = (ys < -0.5) | (ys > 60.5)
+        if not wrap:
+            xs = np.arange(130, dtype=np.float32)[None, :] + bwd[..., 0]
+            outside |= (xs < -0.5) | (xs > 129.5)
+        assert np.array_equal(flowmod.occlusion_mask(fwd, bwd, wrap=wrap), (err > bound) | outside)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_channel_mean_is_numpys_mean_bit_for_bit(dtype, channels):
+    x = (np.random.default_rng(4).random((33, 65, channels)) * 255).astype(dtype)
+    got = flowmod.channel_mean(x)
+    assert got.dtype == x.mean(-1).dtype and np.array_equal(got, x.mean(-1))

@@ -159,9 +159,10 @@ def occlusion_mask(forward: np.ndarray, backward: np.ndarray, alpha: float = 0.0
     """
     h, w = backward.shape[:2]
     f_at = warp(forward, backward, wrap=wrap)
-    s = backward + f_at
-    err = (s ** 2).sum(-1)
-    bound = alpha * ((backward ** 2).sum(-1) + (f_at ** 2).sum(-1)) + beta
+    bx, by, fx, fy = backward[..., 0], backward[..., 1], f_at[..., 0], f_at[..., 1]
+    sx, sy = bx + fx, by + fy
+    err = sx * sx + sy * sy        # written out: numpy's sum over a trailing axis of 2 is several times slower
+    bound = alpha * ((bx * bx + by * by) + (fx * fx + fy * fy)) + beta
     ys = np.arange(h, dtype=np.float32)[:, None] + backward[..., 1]
     outside = (ys < -0.5) | (ys > h - 0.5)
     if not wrap:
@@ -202,6 +203,17 @@ def motion_mask(flow: np.ndarray, threshold: float = 1.0, normalise: bool = Fals
     return np.clip(mask, 0.0, 1.0)
 
 
+def channel_mean(x: np.ndarray) -> np.ndarray:
+    """``x.mean(-1)`` for a short last axis (colour channels), the same bytes about 10x faster: numpy reduces
+    a short trailing axis slowly, so the channels are added in order and divided once."""
+    if x.dtype.kind != "f":
+        x = x.astype(np.float64)        # as numpy's mean of integers
+    total = x[..., 0].copy()
+    for k in range(1, x.shape[-1]):
+        total += x[..., k]
+    return total / x.dtype.type(x.shape[-1])
+
+
 def warping_error(prev: np.ndarray, cur: np.ndarray, backward: np.ndarray,
                   valid: Optional[np.ndarray] = None, wrap: bool = True) -> float:
     """Mean |warp(prev, backward) - cur| over ``valid`` pixels, images as float in [0, 1] (or uint8)."""
@@ -211,7 +223,7 @@ def warping_error(prev: np.ndarray, cur: np.ndarray, backward: np.ndarray,
         p, c = p / 255.0, c / 255.0
     diff = np.abs(warp(p, backward, wrap=wrap) - c)
     if diff.ndim == 3:
-        diff = diff.mean(-1)
+        diff = channel_mean(diff)
     if valid is not None:
         if not valid.any():
             return 0.0
