@@ -58,8 +58,9 @@ def _inspect_video(args: argparse.Namespace) -> int:
 def register(sub) -> None:
     p = sub.add_parser("inspect", help="seam and pole figures of a dreamed panorama against its source; for "
                                        "videos, what the dream adds to frame-to-frame change up, down and around")
-    p.add_argument("source")
-    p.add_argument("dream")
+    p.add_argument("source", help="the input the dream was made from (the original file, not the --control "
+                                  "output, whose own encoding would count as the source's)")
+    p.add_argument("dream", help="the dreamed panorama, video or --png-dir folder")
     p.add_argument("--start", type=int, default=None, metavar="N",
                    help="videos: the source frame the dream's first frame was made from (default: from the "
                         "dream's .json sidecar, else 0)")
