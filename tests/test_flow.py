@@ -149,3 +149,19 @@ def test_channel_mean_is_numpys_mean_bit_for_bit(dtype, channels):
     x = (np.random.default_rng(4).random((33, 65, channels)) * 255).astype(dtype)
     got = flowmod.channel_mean(x)
     assert got.dtype == x.mean(-1).dtype and np.array_equal(got, x.mean(-1))
+
+
+def test_an_occlusion_is_confirmed_only_where_the_warp_does_not_explain_the_frame():
+    """A square appears on a still background: the check fails there, and the warped previous frame misses it
+    by far more than a few grey levels, so it stays occluded; failures where the warp explains the frame go."""
+    prev = texture(128, 64).mean(-1).astype(np.uint8)
+    cur = prev.copy()
+    cur[20:40, 50:70] = 255 - cur[20:40, 50:70]
+    still = np.zeros((64, 128, 2), np.float32)
+    failed = np.zeros((64, 128), bool)
+    failed[10:50, 40:80] = True                      # the check failed around the square too
+    kept = flowmod.confirmed_occlusion(failed, prev, cur, still, levels=4.0)
+    changed = np.abs(cur.astype(int) - prev.astype(int)) > 4
+    assert np.array_equal(kept, failed & changed) and kept[20:40, 50:70].mean() > 0.9
+    assert not kept[10:20].any() and not kept[40:50].any()
+    assert flowmod.confirmed_occlusion(failed, prev, cur, still, levels=0) is failed    # 0: the check alone

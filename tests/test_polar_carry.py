@@ -55,8 +55,8 @@ def view_error(carried: np.ndarray, truth: np.ndarray, pitch: float) -> float:
 def carries(prev_src, cur_src, prev_res, cfg, blend=BlendParams()):
     fwd, bwd = flow_pair(prev_src, cur_src, blend.flow)
     occ = occlusion_mask(fwd, bwd)
-    plain = carry(blend, prev_res, fwd, bwd, occ)
-    motion = polar_carry.sphere_motion(cfg, blend, prev_src, cur_src, occ)
+    motion = polar_carry.sphere_motion(cfg, blend, prev_src, cur_src, occ, bwd)
+    plain = carry(blend, prev_res, fwd, bwd, motion.equirect)      # as the chain carries
     return plain, polar_carry.sphere_carry(motion, prev_res, plain, blend), motion, occ
 
 
@@ -92,7 +92,8 @@ def test_no_polar_carry_when_the_engine_dreams_no_polar_views(forest, texture):
     for cfg in (DreamConfig(poles="none"), DreamConfig(flat=True)):
         plain, polar, motion, occ = carries(forest, cur, texture, cfg)
         assert np.array_equal(plain, polar)
-        assert motion.caps == () and motion.fraction == pytest.approx(float(occ.mean()))
+        assert motion.caps == () and motion.fraction == pytest.approx(float(motion.equirect.mean()))
+        assert not (motion.equirect & ~occ).any()          # the confirmed occlusion lies within the check's
 
 
 def test_a_cut_still_resets_and_a_jolt_does_not(forest, texture):

@@ -169,9 +169,9 @@ class WarmChain:
         if chain.src is not None:
             fwd, bwd = flowmod.flow_pair(chain.src, small, e.blend.flow)
             occ = flowmod.occlusion_mask(fwd, bwd)
-            motion = polar_carry.sphere_motion(e.cfg, e.blend, chain.src, small, occ)
+            motion = polar_carry.sphere_motion(e.cfg, e.blend, chain.src, small, occ, bwd)
             if motion.fraction <= e.blend.reset_fraction:
-                detail = e.chainer.carried(chain, motion, fwd, bwd, occ)
+                detail = e.chainer.carried(chain, motion, fwd, bwd)
         dream, _ = e.chainer.dream(small, None, int(e.cfg.seed) + self.index, detail,
                                    None if detail is None else chain.ref_strength)
         if detail is None:

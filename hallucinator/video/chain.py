@@ -152,15 +152,17 @@ class ChainDreamer:
     def motion(self, eye: int, index: int, prev_u8: np.ndarray, cur_u8: np.ndarray, caps: bool = True):
         """(forward, backward, occlusion, sphere motion) from the previous frame to frame ``index``.
 
-        The sphere motion (the caps' flows and occlusion in their views, blended in) decides whether the
-        chain starts afresh (:meth:`BlendParams.is_cut`); None when ``caps`` is False (independent frames).
+        The occlusion is the forward–backward check alone (what the figures count as visible). The sphere
+        motion (that check confirmed by grey levels, the caps' in their views blended in) is what the carry
+        drops and decides whether the chain starts afresh (:meth:`BlendParams.is_cut`); None when ``caps``
+        is False (independent frames).
         """
         fwd, bwd = self.flows(eye, index, prev_u8, cur_u8)
         occ = flowmod.occlusion_mask(fwd, bwd)
         if not caps:
             return fwd, bwd, occ, None
         t0, flow0 = time.perf_counter(), self.timer.t.get("flow", 0.0)
-        motion = polar_carry.sphere_motion(self.cfg, self.opts.blend, prev_u8, cur_u8, occ, flows=lambda cap: (
+        motion = polar_carry.sphere_motion(self.cfg, self.opts.blend, prev_u8, cur_u8, occ, bwd, flows=lambda cap: (
             self.cap_flows(cap, eye, index, prev_u8, cur_u8)))
         # the caps' flows count as flow when computed (not when cached); the rest is the carry's
         self.timer.add("carry", time.perf_counter() - t0 - (self.timer.t.get("flow", 0.0) - flow0))
@@ -221,7 +223,7 @@ class ChainDreamer:
         gain = 1.0
         if dream is None:
             pyr = self.pyramid(chain.eye, index, src)
-            detail = None if cold else self.carried(chain, motion, fwd, bwd, occ)
+            detail = None if cold else self.carried(chain, motion, fwd, bwd)
             dream, gain = self.dream(src, pyr, int(self.cfg.seed) + index, detail,
                                      None if cold else chain.ref_strength)
             self.cache.save_png(path, dream)
@@ -233,11 +235,11 @@ class ChainDreamer:
         chain.src, chain.dream = src, dream
         return dream, from_cache
 
-    def carried(self, chain: EyeChain, motion: "polar_carry.SphereMotion", fwd, bwd, occ) -> np.ndarray:
+    def carried(self, chain: EyeChain, motion: "polar_carry.SphereMotion", fwd, bwd) -> np.ndarray:
         """The residual carried into the next frame: along the equirectangular flow, and near the poles along
         the polar views' (blended over the engine's latitudes)."""
         prev_res = residual(chain.dream, chain.src)
-        return polar_carry.sphere_carry(motion, prev_res, carry(self.opts.blend, prev_res, fwd, bwd, occ),
+        return polar_carry.sphere_carry(motion, prev_res, carry(self.opts.blend, prev_res, fwd, bwd, motion.equirect),
                                         self.opts.blend)
 
     def _follow_alone(self, chain: EyeChain, index: int, src: np.ndarray, bwd, occ) -> None:

@@ -38,6 +38,10 @@ class BlendParams:
         "help": "flow magnitude (pixels) above which a pixel moves", "metavar": "PX"})
     motion_normalised: bool = False  # the 2017 rule: magnitude scaled per frame to 0-255
     occlusion: bool = True           # drop the residual where the forward-backward check fails
+    occlusion_levels: float = field(default=0.0, metadata={   # 0: the forward-backward check alone
+        "help": "drop the carried dream only where the forward-backward check fails and the warped previous "
+                "frame also misses by more than L grey levels (default 0: the check alone; see docs/video.md)",
+        "flag": "--occlusion-levels", "metavar": "L"})
     warm_iterations: Optional[int] = field(default=None, metadata={
         "help": "iterations per octave on carried frames (default (1 - moving) x iterations, at least 1)",
         "metavar": "N"})
@@ -60,6 +64,9 @@ class BlendParams:
         for name in ("moving", "static"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"--blend-{name} must lie between 0 and 1")
+        if self.occlusion_levels < 0:
+            raise UserError(f"--occlusion-levels {self.occlusion_levels:g} is negative; give 0 (the check alone) "
+                            "or a number of grey levels, e.g. 4")
         return self
 
     def warm_iters(self, iterations: int) -> int:

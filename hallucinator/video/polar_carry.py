@@ -117,9 +117,14 @@ def cap_flows(cap: Cap, prev_src: np.ndarray, cur_src: np.ndarray,
     return flowmod.flow_pair(a, b, replace(params, pad=0.0), wrap=False)
 
 
-def cap_motion(cap: Cap, fwd: np.ndarray, bwd: np.ndarray, blend: BlendParams) -> CapMotion:
-    """Occlusion check and motion mask in the cap's view, from its flows."""
+def cap_motion(cap: Cap, fwd: np.ndarray, bwd: np.ndarray, blend: BlendParams, prev_gray: np.ndarray,
+               cur_gray: np.ndarray) -> CapMotion:
+    """Occlusion check (confirmed by the view's grey levels, as the equirectangular one) and motion mask in the
+    cap's view, from its flows; ``prev_gray``, ``cur_gray``: the equirectangular frames, uint8 gray."""
     occ = flowmod.occlusion_mask(fwd, bwd, wrap=False)
+    if blend.occlusion_levels > 0:
+        occ = flowmod.confirmed_occlusion(occ, cap.render(prev_gray), cap.render(cur_gray), bwd,
+                                          blend.occlusion_levels, wrap=False)
     moving = flowmod.motion_mask(bwd, blend.motion_threshold, normalise=blend.motion_normalised, spherical=False,
                                  wrap=False)
     return CapMotion(cap, bwd, cap.at_rows(occ.astype(np.float32)), cap.at_rows(moving))
@@ -131,6 +136,7 @@ class SphereMotion:
 
     occluded: np.ndarray     # float32 (H, W) in [0, 1]
     caps: Tuple[CapMotion, ...]
+    equirect: np.ndarray     # bool (H, W): the equirectangular carry's occlusion (before the caps' blend)
 
     @property
     def fraction(self) -> float:
@@ -142,20 +148,25 @@ FlowSource = Callable[[Cap], Tuple[np.ndarray, np.ndarray]]
 
 
 def sphere_motion(cfg, blend: BlendParams, prev_src: np.ndarray, cur_src: np.ndarray, equirect_occ: np.ndarray,
-                  flows: Optional[FlowSource] = None) -> SphereMotion:
+                  backward: np.ndarray, flows: Optional[FlowSource] = None) -> SphereMotion:
     """The caps' motion in their views, and the occlusion map with theirs blended in over the engine's blend.
 
+    ``equirect_occ`` is the forward–backward check of the equirectangular ``backward`` flow; it and each
+    cap's are confirmed by grey levels (:func:`flow.confirmed_occlusion`, ``blend.occlusion_levels``).
     ``flows(cap)`` gives a cap's (forward, backward) flows (the video cache's); by default they are computed.
     """
-    occluded = np.asarray(equirect_occ, np.float32).copy()
+    prev_gray, cur_gray = flowmod.to_gray(prev_src), flowmod.to_gray(cur_src)
+    equirect = flowmod.confirmed_occlusion(np.asarray(equirect_occ, bool), prev_gray, cur_gray, backward,
+                                           blend.occlusion_levels)
+    occluded = equirect.astype(np.float32)
     if flows is None:
         def flows(cap: Cap):
             return cap_flows(cap, prev_src, cur_src, blend.flow)
-    motions = tuple(cap_motion(c, *flows(c), blend) for c in caps_of(cfg, *occluded.shape[:2]))
+    motions = tuple(cap_motion(c, *flows(c), blend, prev_gray, cur_gray) for c in caps_of(cfg, *occluded.shape[:2]))
     for m in motions:
         wt = m.cap.weight
         occluded[m.cap.rows] = (1.0 - wt) * occluded[m.cap.rows] + wt * m.occluded
-    return SphereMotion(occluded, motions)
+    return SphereMotion(occluded, motions, equirect)
 
 
 def cap_carry(motion: CapMotion, prev_res: np.ndarray, blend: BlendParams) -> np.ndarray:
