@@ -11,6 +11,7 @@ from conftest import shared_file
 from hallucinator import sphere
 from hallucinator.config import DreamConfig
 from hallucinator.io.images import read_image
+from hallucinator.io.reader import VideoReader
 from hallucinator.video import polar_carry
 from hallucinator.video.chain import carry
 from hallucinator.video.flow import flow_pair, occlusion_mask, pad_wrap
@@ -141,3 +142,19 @@ def test_a_cut_restarts_the_chain_and_a_tilt_does_not(tmp_path, forest):
     assert r.quality["cold_frames"] == 2
     # the polar views' flows of every frame pair (the cut is found with them) were cached
     assert len(list((tmp_path / "cache").rglob("*-cap+90-fov100.npz"))) == 7
+
+
+def test_occlusion_levels_drop_less_than_the_check_alone_on_a_real_pair():
+    """Two real consecutive frames: the check confirmed by grey levels drops a subset of what the check alone
+    drops, in the frame and in each cap, and strictly less here."""
+    clip = [f.image for _, f in zip(range(8), VideoReader(shared_file("videos/threejs-pano.webm")))]
+    prev, cur = (sphere.resize_equirect_image(f, width=W, height=H) for f in clip[5:7])
+    fwd, bwd = flow_pair(prev, cur)
+    occ = occlusion_mask(fwd, bwd)
+    alone = polar_carry.sphere_motion(DreamConfig(), BlendParams(), prev, cur, occ, bwd)
+    confirmed = polar_carry.sphere_motion(DreamConfig(), BlendParams(occlusion_levels=4.0), prev, cur, occ, bwd)
+    assert np.array_equal(alone.equirect, occ)
+    assert not (confirmed.equirect & ~occ).any() and confirmed.fraction < alone.fraction
+    for a, c in zip(alone.caps, confirmed.caps):
+        assert np.all(c.occluded <= a.occluded + 1e-6)
+    assert sum(c.occluded.sum() for c in confirmed.caps) < sum(a.occluded.sum() for a in alone.caps)

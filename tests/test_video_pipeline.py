@@ -460,3 +460,18 @@ def test_file_size_limit_reads_as_full_disk(tmp_path):
     assert "disk full" in p.stderr and "Traceback" not in p.stderr
     assert not out.exists()
     assert not [f for f in cache.rglob("*") if f.name.endswith(".tmp")]
+
+
+def test_occlusion_levels_make_their_own_chain_and_are_recorded(tmp_path, cfg, dreamer):
+    """--occlusion-levels: a different chain (its own cache folder, other frames), recorded in the sidecar; the
+    first (cold) frame is the same."""
+    src = shared_file(WEBM)          # a fly-through: the check alone fails over much of its sky
+    plain = run(src, None, cfg, dreamer, tmp_path / "cache", frames=(4, 8), to_2to1=True,
+                png_dir=str(tmp_path / "plain"))
+    kept = run(src, None, cfg, dreamer, tmp_path / "cache", frames=(4, 8), to_2to1=True,
+               png_dir=str(tmp_path / "kept"), occlusion_levels=4.0)
+    assert plain.frame_key != kept.frame_key
+    a, b = read_png_sequence(tmp_path / "plain"), read_png_sequence(tmp_path / "kept")
+    assert np.array_equal(a[0], b[0]) and not all(np.array_equal(x, y) for x, y in zip(a[1:], b[1:]))
+    side = json.loads((tmp_path / "kept.json").read_text())
+    assert side["video"]["blend"]["occlusion_levels"] == 4.0
