@@ -117,13 +117,14 @@ def cap_flows(cap: Cap, prev_src: np.ndarray, cur_src: np.ndarray,
     return flowmod.flow_pair(a, b, replace(params, pad=0.0), wrap=False)
 
 
-def cap_motion(cap: Cap, fwd: np.ndarray, bwd: np.ndarray, blend: BlendParams, prev_gray: np.ndarray,
-               cur_gray: np.ndarray) -> CapMotion:
-    """Occlusion check (confirmed by the view's grey levels, as the equirectangular one) and motion mask in the
-    cap's view, from its flows; ``prev_gray``, ``cur_gray``: the equirectangular frames, uint8 gray."""
+def cap_motion(cap: Cap, fwd: np.ndarray, bwd: np.ndarray, blend: BlendParams,
+               grays: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> CapMotion:
+    """Occlusion check and motion mask in the cap's view, from its flows; with ``grays`` (the previous and
+    current equirectangular frames, uint8 gray) the check is confirmed by the view's grey levels, as the
+    equirectangular one is (``blend.occlusion_levels``)."""
     occ = flowmod.occlusion_mask(fwd, bwd, wrap=False)
-    if blend.occlusion_levels > 0:
-        occ = flowmod.confirmed_occlusion(occ, cap.render(prev_gray), cap.render(cur_gray), bwd,
+    if grays is not None:
+        occ = flowmod.confirmed_occlusion(occ, cap.render(grays[0]), cap.render(grays[1]), bwd,
                                           blend.occlusion_levels, wrap=False)
     moving = flowmod.motion_mask(bwd, blend.motion_threshold, normalise=blend.motion_normalised, spherical=False,
                                  wrap=False)
@@ -155,14 +156,16 @@ def sphere_motion(cfg, blend: BlendParams, prev_src: np.ndarray, cur_src: np.nda
     cap's are confirmed by grey levels (:func:`flow.confirmed_occlusion`, ``blend.occlusion_levels``).
     ``flows(cap)`` gives a cap's (forward, backward) flows (the video cache's); by default they are computed.
     """
-    prev_gray, cur_gray = flowmod.to_gray(prev_src), flowmod.to_gray(cur_src)
-    equirect = flowmod.confirmed_occlusion(np.asarray(equirect_occ, bool), prev_gray, cur_gray, backward,
-                                           blend.occlusion_levels)
+    equirect = np.asarray(equirect_occ, bool)
+    grays = None
+    if blend.occlusion_levels > 0:      # the frames in grey only when the check is confirmed by them
+        grays = flowmod.to_gray(prev_src), flowmod.to_gray(cur_src)
+        equirect = flowmod.confirmed_occlusion(equirect, *grays, backward, blend.occlusion_levels)
     occluded = equirect.astype(np.float32)
     if flows is None:
         def flows(cap: Cap):
             return cap_flows(cap, prev_src, cur_src, blend.flow)
-    motions = tuple(cap_motion(c, *flows(c), blend, prev_gray, cur_gray) for c in caps_of(cfg, *occluded.shape[:2]))
+    motions = tuple(cap_motion(c, *flows(c), blend, grays) for c in caps_of(cfg, *occluded.shape[:2]))
     for m in motions:
         wt = m.cap.weight
         occluded[m.cap.rows] = (1.0 - wt) * occluded[m.cap.rows] + wt * m.occluded
