@@ -191,26 +191,44 @@ def roll_lon(x: torch.Tensor, shift: int) -> torch.Tensor:
 def resize_equirect(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Resize an equirect tensor (N, C, H, W), wrapping in longitude.
 
-    The image is tiled three times side by side, resized (antialiased when
-    shrinking) and the middle third kept, so the columns next to +-180° see
-    their true neighbours across the seam.
+    The image is widened by its own columns from across the seam (:func:`wrap_margin`: as many as the
+    filter reaches, or the whole image either side), resized (antialiased when shrinking) and the margins
+    cut off again, so the columns next to +-180° see their true neighbours across the seam.
     """
     import torch
 
     if x.shape[-2:] == (height, width):
         return x
-    return _resize_tiled(torch.cat([x, x, x], dim=-1), height, width).contiguous()
+    shrinking = height < x.shape[-2] or width < x.shape[-1]
+    m, m_out = wrap_margin(x.shape[-1], width, shrinking)
+    wide = torch.cat([x[..., x.shape[-1] - m:], x, x[..., :m]], dim=-1)
+    return _resize_widened(wide, height, width, m_out, shrinking).contiguous()
 
 
-def _resize_tiled(tiled, height: int, width: int):
-    """The middle third of ``tiled`` (N, C, H, 3 W: an equirect tensor side by side three times) resized to
-    (height, width): bilinear, antialiased when shrinking."""
+def wrap_margin(w: int, width: int, shrinking: bool) -> Tuple[int, int]:
+    """(input columns, output columns) to borrow from across the seam either side when resizing an equirect
+    row of ``w`` pixels to ``width``: at least as far as the bilinear filter reaches (antialiased when
+    ``shrinking``, so as wide as the scale), in whole steps of the sizes' common period, so the widened
+    row resizes at exactly the same scale and every output column keeps its sample position; the whole
+    row (the image tiled three times) when no shorter margin does."""
+    scale = w / width
+    reach = math.ceil(max(scale, 1.0) if shrinking else 1.0) + 1
+    g = math.gcd(w, width)
+    step_in, step_out = w // g, width // g
+    steps = -(-reach // step_in)
+    if steps * step_in >= w:
+        return w, width
+    return steps * step_in, steps * step_out
+
+
+def _resize_widened(wide, height: int, width: int, m_out: int, antialias: bool):
+    """The middle of ``wide`` (N, C, H, W + 2 m: an equirect tensor with ``m`` columns from across the seam on
+    each side, ``m / W = m_out / width``) resized to (height, width): bilinear, antialiased if asked."""
     import torch.nn.functional as F
 
-    h, w = tiled.shape[-2], tiled.shape[-1] // 3
-    out = F.interpolate(tiled, size=(height, 3 * width), mode="bilinear", align_corners=False,
-                        antialias=(height < h or width < w))
-    return out[..., width:2 * width]
+    out = F.interpolate(wide, size=(height, width + 2 * m_out), mode="bilinear", align_corners=False,
+                        antialias=antialias)
+    return out[..., m_out:m_out + width]
 
 
 def resize_equirect_image(image: np.ndarray, *, width: int, height: int) -> np.ndarray:
@@ -229,10 +247,15 @@ def resize_equirect_image(image: np.ndarray, *, width: int, height: int) -> np.n
     if a.shape[:2] == (height, width):
         return a.copy()
     hwc = a if a.ndim == 3 else a[..., None]
-    # resize_equirect's arithmetic on its very input (contiguous float64, tiled three times), with the tiling
-    # done before the conversion to float64 (on uint8 that is an eighth of the bytes to copy)
-    tiled = torch.from_numpy(np.tile(np.transpose(hwc, (2, 0, 1)), (1, 1, 3)).astype(np.float64))[None]
-    out = _resize_tiled(tiled, height, width)[0].permute(1, 2, 0).numpy()
+    # resize_equirect's arithmetic on its very input (contiguous float64, widened across the seam), with the
+    # widening done before the conversion to float64 (on uint8 that is an eighth of the bytes to copy)
+    w = hwc.shape[1]
+    shrinking = height < hwc.shape[0] or width < w
+    m, m_out = wrap_margin(w, width, shrinking)
+    chw = np.transpose(hwc, (2, 0, 1))
+    wide = np.concatenate([chw[..., w - m:], chw, chw[..., :m]], axis=-1)
+    out = _resize_widened(torch.from_numpy(wide.astype(np.float64))[None], height, width, m_out, shrinking)
+    out = out[0].permute(1, 2, 0).numpy()
     if a.ndim == 2:
         out = out[..., 0]
     if a.dtype == np.uint8:

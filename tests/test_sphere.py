@@ -161,6 +161,26 @@ def test_resize_equirect_image_of_uint8_is_the_tensor_resize_rounded(src, dst):
     assert np.array_equal(sphere.resize_equirect_image(img, width=dst[1], height=dst[0]), expect)
 
 
+@pytest.mark.parametrize("src,dst", [((320, 640), (128, 256)), ((960, 1920), (256, 512)), ((256, 512), (176, 352)),
+                                     ((128, 256), (256, 512)), ((33, 67), (50, 101)), ((100, 259), (100, 256)),
+                                     ((64, 96), (80, 64)), ((40, 80), (20, 6))])
+def test_resize_equirect_borrows_enough_from_across_the_seam(src, dst):
+    """The margin :func:`sphere.wrap_margin` borrows gives the same resize as the whole image tiled three times
+    (the filter never reaches past it), at the same scale, in whole periods of the two widths."""
+    import torch.nn.functional as F
+
+    x = torch.rand(1, 3, *src, dtype=torch.float64, generator=torch.Generator().manual_seed(sum(src)))
+    (h, w), (height, width) = src, dst
+    shrinking = height < h or width < w
+    tiled = F.interpolate(torch.cat([x, x, x], dim=-1), size=(height, 3 * width), mode="bilinear",
+                          align_corners=False, antialias=shrinking)[..., width:2 * width]
+    assert torch.allclose(sphere.resize_equirect(x, height, width), tiled, rtol=0, atol=1e-12)
+    m, m_out = sphere.wrap_margin(w, width, shrinking)
+    assert m * width == m_out * w and 0 < m <= w
+    if m < w:
+        assert m >= max(w / width if shrinking else 1.0, 1.0) + 1     # the filter's reach, and a column more
+
+
 def test_mercator_band_rows_follow_mercator_and_reach_the_latitude_asked():
     h, multiple = 256, 16
     rows = sphere.MercatorBand.rows_to_reach(h, 58.0, multiple)

@@ -1,7 +1,7 @@
 """Fast wrap-aware resizes of equirect numpy images for the student's run time (a frame per display refresh).
 
-:func:`hallucinator.sphere.resize_equirect_image` is the reference (torch, float64, the image tiled three
-times); at 4096x2048 that is too slow and too large for a live frame.  Here:
+:func:`hallucinator.sphere.resize_equirect_image` is the reference (torch, float64, widened across the
+seam); at 4096x2048 that is too slow for a live frame.  Here:
 
 * **enlarge** (a residual onto the full frame): bilinear with exactly the sphere module's sample positions
   (output column ``j`` at input column ``(j + 0.5) * w / W - 0.5``), longitude wrapping through OpenCV's

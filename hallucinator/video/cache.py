@@ -28,7 +28,7 @@ from ..errors import UserError
 from ..io.writer import disk_full
 from ..provenance import sha256_file, short_hash
 
-CACHE_VERSION = 2   # 2: the caps are carried in polar views
+CACHE_VERSION = 3   # 2: the caps are carried in polar views; 3: resizes borrow only the filter's reach across the seam
 KINDS = ("pyramid", "flow", "dream")
 
 
