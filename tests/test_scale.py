@@ -3,18 +3,23 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pytest
 
 from conftest import shared_file
 
 from hallucinator.cli import main
 from hallucinator.scale.chunks import Chunk, ChunkPlanner, contributions, fade_weight, plan_chunks
+from hallucinator.io.reader import VideoReader
 from hallucinator.scale.continuity import boundary_figures
+from hallucinator.scale.driver import CUT_SIZE, cut_copy, cut_measure
 from hallucinator.scale.options import ScaleOptions
+from hallucinator.sphere import resize_equirect_image
 from hallucinator.video.figures import FrameFigures
 from hallucinator.video.options import BlendParams
 
 BATTLE = "videos/panolens-1941-battle-640x320.mp4"
+TESTROOM = "videos/gvr-testroom-synthetic-1920x960.mp4"
 
 
 def test_chunks_start_every_n_frames_and_at_cuts_with_warm_up_never_across_a_cut():
@@ -52,6 +57,23 @@ def test_the_fade_ramp_rises_from_0_to_1_symmetrically():
 def test_cuts_are_frames_the_chain_would_start_afresh():
     blend = BlendParams(reset_fraction=0.5)
     assert [f for f in (0.1, 0.9, 0.5, 0.51) if blend.is_cut(f)] == [0.9, 0.51]
+
+
+def test_the_scan_finds_cuts_on_small_copies_of_the_working_frames():
+    """Real frames at 256x128: consecutive ones are no cut; a frame turned upside down, or one of another clip,
+    is.  The copies are area averages at most CUT_SIZE; smaller frames are used as they are."""
+    def working(clip, n):
+        with VideoReader(shared_file(clip)) as reader:
+            return [resize_equirect_image(f.image, width=256, height=128) for f in reader.frames(0, n)]
+
+    frames, other = working(BATTLE, 4), working(TESTROOM, 1)[0]
+    small = [cut_copy(f) for f in frames]
+    assert small[0].shape == (CUT_SIZE[1], CUT_SIZE[0], 3) and cut_copy(small[0]) is small[0]
+    assert abs(small[0].astype(float).mean() - frames[0].astype(float).mean()) < 0.5
+    blend = BlendParams()
+    assert not any(blend.is_cut(cut_measure(a, b, blend.flow)) for a, b in zip(small, small[1:]))
+    assert blend.is_cut(cut_measure(small[0], cut_copy(np.ascontiguousarray(frames[1][::-1])), blend.flow))
+    assert blend.is_cut(cut_measure(small[0], cut_copy(other), blend.flow))
 
 
 def test_the_planner_closes_each_chunk_as_the_scan_passes_its_end():

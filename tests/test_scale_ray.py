@@ -27,6 +27,7 @@ from hallucinator.io.probe import probe
 from hallucinator.io.reader import VideoReader
 from hallucinator.io.writer import read_png_sequence
 from hallucinator.scale.chunks import Chunk
+from hallucinator.scale import driver
 from hallucinator.scale.driver import ScaledRun
 from hallucinator.scale.options import ScaleOptions
 from hallucinator.scale.raybridge import Dispatcher
@@ -64,7 +65,8 @@ def scaled(clip, tmp, name, workers, cfg=None, frames=(0, 12), cache=None, **sca
     return ScaledRun(cfg or DreamConfig(**TINY), opts, s).run(clip, str(tmp / f"{name}.mp4"))
 
 
-def test_one_and_two_workers_give_the_same_frames_with_audio_and_360_metadata(local_ray, clip, tmp_path):
+def test_one_and_two_workers_give_the_same_frames_with_audio_and_360_metadata(local_ray, clip, tmp_path,
+                                                                               monkeypatch):
     one = scaled(clip, tmp_path, "one", workers=1)
     two = scaled(clip, tmp_path, "two", workers=2, ship_frames=True)     # and frames through the object store
     a, b = read_png_sequence(tmp_path / "png-one"), read_png_sequence(tmp_path / "png-two")
@@ -85,10 +87,15 @@ def test_one_and_two_workers_give_the_same_frames_with_audio_and_360_metadata(lo
     assert "load_model" not in one.timings and "load_model" not in two.timings    # the driver loads no model
     control = [f.image for f in VideoReader(tmp_path / "c-one.mp4")]
     assert np.abs(a[5].astype(int) - control[5].astype(int)).mean() > 2     # dreamed, not the source
-    # a rerun of the same command takes every chunk from the cache and runs no task
+    # a rerun of the same command takes every chunk from the cache and runs no task; with room to keep only
+    # 5 of the scan's working frames, the writing decodes the input again and resizes the other 7 again
+    monkeypatch.setattr(driver, "KEEP_BYTES", 5 * 128 * 64 * 3)
     again = scaled(clip, tmp_path, "again", workers=2, cache=tmp_path / "cache-one")
     assert again.scale["chunks_cached"] == 3 and again.dreamed == 0 and again.from_cache == 16
     assert all(np.array_equal(x, y) for x, y in zip(a, read_png_sequence(tmp_path / "png-again")))
+    assert probe(tmp_path / "again.mp4").frames == 12
+    again_control = [f.image for f in VideoReader(tmp_path / "c-again.mp4")]
+    assert len(again_control) == 12 and all(np.array_equal(x, y) for x, y in zip(control, again_control))
 
 
 def _dream_chunk_pids():
