@@ -202,10 +202,10 @@ class _Chunks:
             from .raybridge import Dispatcher, ray_session, task_resources
 
             r = self.run
+            ray = self.stack.enter_context(ray_session(r.scale.ray or LOCAL, r.workers * r.threads))
             self.bar = self.stack.enter_context(tqdm(
                 total=0, unit="frame", desc=f"dreaming ({r.workers} workers)", file=sys.stderr,
                 disable=not r.opts.progress, dynamic_ncols=True))
-            ray = self.stack.enter_context(ray_session(r.scale.ray or LOCAL, r.workers * r.threads))
             resources = task_resources(r.cfg.device, r.threads, ray.cluster_resources())
             self.dispatcher = Dispatcher(ray, r.workers, r.scale.retries, resources, self._show)
             self.stack.callback(self.dispatcher.cancel)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
+import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -27,6 +29,7 @@ from .tasks import ChunkJob, ChunkResult, Sources, run_chunk
 INSTALL = 'pip install "hallucinator[ray]"'
 FRAME_POLL_S = 0.1      # how often the driver looks for a running chunk's next frame
 PROGRESS_POLL_S = 0.5   # how often it asks the workers' progress (for the bar)
+AUTH_MODE = "RAY_AUTH_MODE"   # Ray sends its token to a cluster given by address only when this says "token"
 
 _SESSION_PROGRESS: Dict[tuple, object] = {}     # this process's progress actor, by Ray session (held so it lives)
 
@@ -38,6 +41,23 @@ def import_ray():
     except ImportError:
         raise UserError(f"--ray needs Ray, which is not installed; {INSTALL}") from None
     return ray
+
+
+def _join(ray, address: str, quiet) -> None:
+    """``ray.init`` at ``address``, with what Ray's C++ client writes straight to the standard error held back
+    (a line a second for about 20 s while a cluster refuses its token): written out once it has joined,
+    dropped when it fails, as the one-line error says why."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            ray.init(address=address, **quiet)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        sys.stderr.write(held.read().decode(errors="replace"))
 
 
 @contextmanager
@@ -55,11 +75,16 @@ def ray_session(address: str, cpus: int) -> Iterator[object]:
         if address == LOCAL:
             ray.init(address="local", num_cpus=cpus, **quiet)    # a new Ray, never one found running
         else:
-            ray.init(address=address, **quiet)
+            _join(ray, address, quiet)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         where = "start a local Ray" if address == LOCAL else f"join the Ray cluster at {address}"
-        raise UserError(f"cannot {where} ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
-                        "start one with 'ray start --head' and give its address, or use --ray local") from None
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        fix = "start one with 'ray start --head' and give its address, or use --ray local"
+        if address != LOCAL and os.environ.get(AUTH_MODE, "").lower() != "token":
+            fix += (f"; if the cluster asks for a token (Ray turns token authentication on by default), set "
+                    f"{AUTH_MODE}=token here, with the head's token ('ray get-auth-token' there) in RAY_AUTH_TOKEN "
+                    "or ~/.ray/auth_token")
+        raise UserError(f"cannot {where} ({why}); {fix}") from None
     try:
         yield ray
     finally:
