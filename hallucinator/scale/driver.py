@@ -314,7 +314,7 @@ class ScaledRun:
                 yield frame.index, occluded
 
     def _flow_keys(self, src: Source) -> CacheKeys:
-        """The keys of the scan's chain: only its flows are cached (no engine is needed to name them)."""
+        """The keys under which the workers cache the flows, for the figures (no engine is needed to name them)."""
         base, flow = source_keys(src.sha, src.layout.key(), self.opts.blend)
         return CacheKeys(base=base, pyramid="", flow=flow, frames="", independent_frames="")
 
