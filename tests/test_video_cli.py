@@ -65,6 +65,28 @@ def test_bench_video_second_step_and_no_folder_left(tmp_path, monkeypatch, one_t
     assert views["pairs"] == 2 and set(views["views"]) == {"up", "down", "yaw0", "yaw90", "yaw180", "yaw270"}
 
 
+@pytest.mark.slow
+def test_bench_video_seeds_reports_each_seeds_view_figures_and_how_many_meet_the_targets(tmp_path, one_thread, capsys):
+    from hallucinator.video.view_figures import LIMITS, verdicts
+
+    src = make_clip(tmp_path / "clip.mp4", frames=3, size=(256, 128))
+    report = tmp_path / "bench.json"
+    assert main(["bench", "video", str(src), "--frames", "0:3", "--size", "128x64", *TINY, "--seeds", "0,1",
+                 "--cache-dir", str(tmp_path / "cache"), "--json", str(report)]) == 0
+    r = json.loads(report.read_text())["seeds"]
+    assert [run["seed"] for run in r["runs"]] == [0, 1]
+    a, b = (run["views"]["views"]["yaw0"]["strength"] for run in r["runs"])
+    assert a != b                                                  # two seeds, two dreams
+    for key in LIMITS:
+        values = [run["views"][key] for run in r["runs"]]
+        assert r["medians"][key] == pytest.approx(float(np.median(values)))
+        assert r["met"][key] == sum(verdicts(run["views"]).get(key, False) for run in r["runs"])
+    assert r["met_all"] == sum(all(verdicts(run["views"]).get(k, False) for k in LIMITS) for run in r["runs"])
+    out = capsys.readouterr().out
+    assert "seed 0:" in out and "seed 1:" in out and f"both targets met by {r['met_all']} of 2 seeds" in out
+    assert main(["bench", "video", str(src), "--seeds", "0,x"]) == 2     # one line naming the option
+
+
 def test_global_threads_and_the_video_threads_option_do_not_collide():
     """`hallucinator --threads N` (all commands) and `bench video --threads` (0: torch's default) are separate."""
     from hallucinator.cli import build_parser

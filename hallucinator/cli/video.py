@@ -17,6 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict
 
+import numpy as np
+
 from ..config import parse_size
 from ..errors import UserError
 from ..threads import set_threads
@@ -186,6 +188,9 @@ def register_bench(bench_sub) -> None:
                    help="with --ray-workers: overlaps, each measured in turn (default 6)")
     p.add_argument("--repeat", type=int, default=3,
                    help="with --ray-workers: runs of each worker count, interleaved; the median speed-up counts")
+    p.add_argument("--seeds", metavar="S,S",
+                   help="instead: dream the clip once per seed (e.g. 0,1,2) and print each run's view figures, "
+                        "their medians and how many seeds meet both targets (they scatter from seed to seed)")
     p.set_defaults(func=_bench_command)
 
 
@@ -233,6 +238,11 @@ def _bench_command(args) -> int:
     with tempfile.TemporaryDirectory(prefix="hallucinator-bench-") as tmp:
         common = dict(frames=args.frames, size=args.size, cache_dir=args.cache_dir or os.path.join(tmp, "cache"),
                       blend=args.blend, progress=True, to_2to1=args.to_2to1, stereo=args.stereo)
+        if args.seeds:
+            report["seeds"] = _bench_seeds(args.seeds, src, tmp, cfg, common)
+            if args.json:
+                Path(args.json).write_text(json.dumps(report, indent=2, default=str))
+            return 0
         r1 = dream_video(src, os.path.join(tmp, "a.mp4"), cfg, **common)
         print(_timing_line(f"run 1 (layer {cfg.layers[0]}, empty cache)", r1))
         report["run1"] = {"layer": cfg.layers[0], "seconds": r1.seconds, "timings": r1.timings, "quality": r1.quality,
@@ -246,6 +256,41 @@ def _bench_command(args) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     return 0
+
+
+def _bench_seeds(text: str, src: str, tmp: str, cfg, common) -> Dict[str, Any]:
+    """Run 1 once per seed: each run's view figures (:mod:`~hallucinator.video.view_figures`), then per figure
+    its median and how many seeds meet its target, and how many meet both.  A clip's figures scatter from
+    seed to seed (the dream amplifies any small difference), so one run says little about a change."""
+    from ..scale.bench import parse_counts
+    from ..video.view_figures import LIMITS, verdicts
+
+    runs = []
+    for seed in parse_counts(text, "--seeds", 0):
+        out = os.path.join(tmp, f"seed{seed}.mp4")
+        r = dream_video(src, out, cfg.replace(seed=seed), **common)
+        views = video_figure(src, out)
+        ok = verdicts(views)
+        runs.append(dict(seed=seed, seconds=r.seconds, views=views, met={k: ok.get(k, False) for k in LIMITS}))
+        print(f"seed {seed}: " + ", ".join(_figure_text(k, views.get(k), ok.get(k)) for k in LIMITS))
+    summary: Dict[str, Any] = {"runs": runs, "targets": {k: list(v) for k, v in LIMITS.items()}, "medians": {},
+                               "met": {}, "met_all": sum(all(r["met"].values()) for r in runs)}
+    for key, (op, limit) in LIMITS.items():
+        values = [r["views"][key] for r in runs if r["views"].get(key) is not None]
+        summary["medians"][key] = float(np.median(values)) if values else None
+        summary["met"][key] = sum(r["met"][key] for r in runs)
+        print(f"{key}: median {_number(summary['medians'][key])} (target {op} {limit}), "
+              f"met by {summary['met'][key]} of {len(runs)} seeds")
+    print(f"both targets met by {summary['met_all']} of {len(runs)} seeds")
+    return summary
+
+
+def _figure_text(key: str, value, ok) -> str:
+    return f"{key} {_number(value)} ({'ok' if ok else 'OUT OF RANGE'})"
+
+
+def _number(value) -> str:
+    return f"{value:.3f}" if value is not None else "n/a"
 
 
 def _bench_second_run(args, src, tmp, cfg2, what, r1: RunResult, common, report) -> None:
