@@ -85,6 +85,8 @@ def test_bench_video_seeds_reports_each_seeds_view_figures_and_how_many_meet_the
     out = capsys.readouterr().out
     assert "seed 0:" in out and "seed 1:" in out and f"both targets met by {r['met_all']} of 2 seeds" in out
     assert main(["bench", "video", str(src), "--seeds", "0,x"]) == 2     # one line naming the option
+    assert main(["bench", "video", str(src), "--seeds", "0", "--ray-workers", "1,2"]) == 2
+    assert "give one of them" in capsys.readouterr().err
 
 
 def test_global_threads_and_the_video_threads_option_do_not_collide():

@@ -227,6 +227,8 @@ def _bench_command(args) -> int:
     set_threads(args.threads or None)   # 0: torch's default
     cfg, cfg2, what = _bench_config(args)
     report: Dict[str, Any] = {"input": src, "frames": args.frames, "size": args.size, "config": cfg.to_dict()}
+    if args.ray_workers and args.seeds:
+        raise UserError("--ray-workers and --seeds each choose what bench video measures; give one of them")
     if args.ray_workers:
         from ..scale.bench import bench_scale
 
