@@ -274,7 +274,8 @@ def _bench_seeds(text: str, src: str, tmp: str, cfg, common) -> Dict[str, Any]:
         views = video_figure(src, out)
         ok = verdicts(views)
         runs.append(dict(seed=seed, seconds=r.seconds, views=views, met={k: ok.get(k, False) for k in LIMITS}))
-        print(f"seed {seed}: " + ", ".join(_figure_text(k, views.get(k), ok.get(k)) for k in LIMITS))
+        print(f"seed {seed}: " + ", ".join(f"{k} {_number(views.get(k))} ({'ok' if ok.get(k) else 'OUT OF RANGE'})"
+                                           for k in LIMITS))
     summary: Dict[str, Any] = {"runs": runs, "targets": {k: list(v) for k, v in LIMITS.items()}, "medians": {},
                                "met": {}, "met_all": sum(all(r["met"].values()) for r in runs)}
     for key, (op, limit) in LIMITS.items():
@@ -285,10 +286,6 @@ def _bench_seeds(text: str, src: str, tmp: str, cfg, common) -> Dict[str, Any]:
               f"met by {summary['met'][key]} of {len(runs)} seeds")
     print(f"both targets met by {summary['met_all']} of {len(runs)} seeds")
     return summary
-
-
-def _figure_text(key: str, value, ok) -> str:
-    return f"{key} {_number(value)} ({'ok' if ok else 'OUT OF RANGE'})"
 
 
 def _number(value) -> str:

@@ -29,11 +29,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-import cv2
 import numpy as np
 
 from ..io.reader import VideoReader
 from ..provenance import write_sidecar
+from ..student.resize import shrink
 from ..video import flow as flowmod
 from ..video.cache import CacheKeys, source_keys, source_sha256, write_error
 from ..video.chain import ChainDreamer
@@ -53,12 +53,12 @@ CUT_PRESET = "fast"         # and with this DIS preset
 
 
 def cut_copy(frame: np.ndarray) -> np.ndarray:
-    """The working frame shrunk to at most :data:`CUT_SIZE` for the scan's cut measure (an area average: each
-    output pixel averages only the input pixels under it, so nothing needs to come from across the seam)."""
+    """The working frame shrunk to at most :data:`CUT_SIZE` for the scan's cut measure (an area average,
+    :func:`~hallucinator.student.resize.shrink`: no pixel needs anything from across the seam)."""
     w = CUT_SIZE[0]
     if frame.shape[1] <= w:
         return frame
-    return cv2.resize(frame, (w, max(1, round(frame.shape[0] * w / frame.shape[1]))), interpolation=cv2.INTER_AREA)
+    return shrink(frame, w, max(1, round(frame.shape[0] * w / frame.shape[1])))
 
 
 def cut_measure(prev: np.ndarray, cur: np.ndarray, params: FlowParams) -> float:
