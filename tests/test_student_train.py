@@ -68,6 +68,40 @@ def test_plan_holds_out_whole_sources(tmp_path):
         teacher.plan_samples(files, ["c.png"])
 
 
+def test_augmentations_recolour_and_tilt_and_keep_old_cache_keys(tmp_path):
+    from PIL import Image
+
+    from hallucinator.provenance import short_hash
+
+    # a sample with only the first three fields keeps the key it had before hue, saturation and tilt existed
+    pic = teacher.Picture("a.png", "abc")
+    old = teacher.Aug(roll=0.25, mirror=True, gain=1.1)
+    assert teacher.Sample(pic, old, 3, "train").key((64, 32), "f") == short_hash(
+        {"source": "abc", "frame": -1, "eye": 0, "aug": {"roll": 0.25, "mirror": True, "gain": 1.1}, "seed": 3,
+         "size": [64, 32], "engine": "f"})
+    turned = teacher.Aug(roll=0.25, mirror=True, gain=1.1, hue=30.0)
+    assert teacher.Sample(pic, turned, 3, "train").key((64, 32), "f") != teacher.Sample(pic, old, 3, "train").key(
+        (64, 32), "f")
+
+    rng = np.random.default_rng(1)
+    img = (rng.random((32, 64, 3)) * 255).astype(np.uint8)
+    assert np.array_equal(teacher.Aug().apply(img), img)
+    grey = teacher.Aug(saturation=0.0).apply(img).astype(int)
+    assert (grey.max(-1) - grey.min(-1)).max() <= 1
+    red = np.zeros((4, 8, 3), np.uint8)
+    red[..., 0] = 200
+    green = teacher.Aug(hue=120.0).apply(red).astype(int)   # red turned a third of the way round is green
+    assert np.abs(green[..., 1] - 200).max() <= 3 and green[..., [0, 2]].max() <= 6
+    assert teacher.Aug(tilt=20.0).apply(img).shape == img.shape
+
+    # the plan's draws: about half the pictures hue-turned, about half tilted, all within their ranges
+    p = tmp_path / "a.png"
+    Image.fromarray(img).save(p)
+    augs = [s.aug for s in teacher.plan_samples([str(p)], [], per_panorama=60).split("train")]
+    assert 0.3 < np.mean([a.hue != 0 for a in augs]) < 0.7 and 0.3 < np.mean([a.tilt != 0 for a in augs]) < 0.7
+    assert all(abs(a.hue) <= 180 and abs(a.tilt) <= 25 and 0.5 <= a.saturation <= 1.6 for a in augs)
+
+
 def plan_keys(plan):
     return [s.key((64, 32), "f") for s in plan.samples]
 

@@ -167,8 +167,10 @@ def run(opts: DistillOptions) -> Dict:
             "skipped_words": list(teacher.SKIP_WORDS),
             "train_dreams": len(samples), "heldout_dreams": len(plan.split("heldout")),
             "per_panorama": opts.per_panorama, "per_video": opts.per_video,
-            "augmentations": "teacher dreams of yaw-rolled, mirrored and brightness-scaled (0.75-1.3x) pictures; "
-                             "at training, random longitude rolls and mirrors of pairs",
+            "augmentations": "teacher dreams of yaw-rolled, mirrored and brightness-scaled (0.75-1.3x) pictures, "
+                             "saturation-scaled (0.5-1.6x), half of them hue-turned (any angle) and half tilted "
+                             "(up to 25 degrees about the forward axis); at training, random longitude rolls and "
+                             "mirrors of pairs",
             "key": data_key,
         },
         "training": {**dataclasses.asdict(opts.train), "steps_done": state.step,

@@ -1,8 +1,9 @@
 """What the student learns from: the engine's dreams of real panoramas and video frames, cached on disk.
 
 The plan (:func:`plan_samples`) lists pictures (a panorama, or one eye of one video frame), each with an
-augmentation (a yaw roll, a mirror in longitude, a brightness gain) that the TEACHER dreams — the target is the
-engine's dream of the augmented picture, not a transformed dream — and a seed for the engine's jitter.
+augmentation (a yaw roll, a mirror in longitude, a tilt, a hue turn, saturation and brightness gains) that
+the TEACHER dreams — the target is the engine's dream of the augmented picture, not a transformed dream —
+and a seed for the engine's jitter.
 Whole panoramas and one whole video are held out: training never sees them, the figures are measured on them.
 
 Each dream is cached as ``CACHE/<key>.npz`` (the picture at the training size, uint8, and the teacher's
@@ -33,11 +34,19 @@ DEMO = "demo-panorama"        # the demo panorama, composed from scikit-image's 
 
 @dataclass(frozen=True)
 class Aug:
-    """An augmentation the teacher dreams: roll by ``roll`` of a turn, mirror in longitude, brightness gain."""
+    """An augmentation the teacher dreams: roll by ``roll`` of a turn, mirror in longitude, the sphere tilted
+    by ``tilt`` degrees about the forward axis, hue turned by ``hue`` degrees, saturation and brightness scaled.
+
+    The colours and the tilt put content the few training sources have (an orange sunset sky, a level
+    horizon) into colours and latitudes they lack: with them the held-out correlation rose from 0.26 to
+    0.35 of the teacher's repeatability (docs/student.md)."""
 
     roll: float = 0.0
     mirror: bool = False
     gain: float = 1.0
+    hue: float = 0.0
+    saturation: float = 1.0
+    tilt: float = 0.0
 
     def apply(self, img: np.ndarray) -> np.ndarray:
         out = img
@@ -45,9 +54,28 @@ class Aug:
             out = out[:, ::-1]
         if self.roll:
             out = np.roll(out, int(round(self.roll * img.shape[1])), axis=1)
+        if self.tilt:
+            out = sphere.tilt_equirect_image(out, self.tilt)
+        if self.hue or self.saturation != 1.0:
+            out = _recoloured(out, self.hue, self.saturation)
         if self.gain != 1.0:
             out = np.clip(np.rint(out.astype(np.float32) * self.gain), 0, 255).astype(np.uint8)
         return np.ascontiguousarray(out)
+
+    def key(self) -> Dict:
+        """What names the augmentation in a cache key: roll, mirror and gain, and any other field that is set
+        (so a sample without the newer fields keeps the key it always had)."""
+        return {k: v for k, v in asdict(self).items() if k in ("roll", "mirror", "gain") or v != getattr(Aug(), k)}
+
+
+def _recoloured(img: np.ndarray, hue: float, saturation: float) -> np.ndarray:
+    """uint8 RGB with its hue turned by ``hue`` degrees and its saturation scaled by ``saturation``."""
+    import cv2
+
+    hsv = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2HSV_FULL).astype(np.float32)
+    hsv[..., 0] = np.mod(hsv[..., 0] + hue / 360.0 * 256.0, 256.0)
+    hsv[..., 1] = np.clip(hsv[..., 1] * saturation, 0, 255)
+    return cv2.cvtColor(np.mod(np.rint(hsv), 256).astype(np.uint8), cv2.COLOR_HSV2RGB_FULL)
 
 
 @dataclass(frozen=True)
@@ -74,7 +102,7 @@ class Sample:
 
     def key(self, size: Tuple[int, int], fingerprint: str) -> str:
         return short_hash({"source": self.picture.sha256, "frame": self.picture.frame, "eye": self.picture.eye,
-                           "aug": asdict(self.aug), "seed": self.seed, "size": list(size), "engine": fingerprint})
+                           "aug": self.aug.key(), "seed": self.seed, "size": list(size), "engine": fingerprint})
 
 
 @dataclass
@@ -140,8 +168,14 @@ def plan_samples(inputs: Sequence[str], heldout: Sequence[str], per_panorama: in
 
         def aug(i: int) -> Tuple[Aug, int]:  # the i-th draw of this source: the same whatever the counts
             rng = np.random.default_rng([seed, zlib.crc32(name.encode()), i])
-            return (Aug(roll=float(rng.random()), mirror=bool(rng.random() < 0.5),
-                        gain=float(np.exp(rng.uniform(np.log(0.75), np.log(1.3))))), int(rng.integers(1 << 30)))
+            roll, mirror = float(rng.random()), bool(rng.random() < 0.5)
+            gain = float(np.exp(rng.uniform(np.log(0.75), np.log(1.3))))
+            jitter_seed = int(rng.integers(1 << 30))
+            more = np.random.default_rng([seed, zlib.crc32(name.encode()), i, 7])  # drawn apart: the above stay
+            hue = float(more.uniform(-180, 180)) if more.random() < 0.5 else 0.0  # half keep their colours
+            saturation = float(np.exp(more.uniform(np.log(0.5), np.log(1.6))))
+            tilt = float(more.uniform(-25, 25)) if more.random() < 0.5 else 0.0   # half stay level
+            return Aug(roll, mirror, gain, hue, saturation, tilt), jitter_seed
 
         if not _is_video(path):
             pic = Picture(path, sha)
