@@ -263,21 +263,6 @@ def resize_equirect_image(image: np.ndarray, *, width: int, height: int) -> np.n
     return np.ascontiguousarray(out, dtype=a.dtype)
 
 
-def tilt_equirect_image(image: np.ndarray, degrees: float) -> np.ndarray:
-    """An equirectangular image (H, W[, C]) of the sphere turned by ``degrees`` about the forward axis (the
-    horizon tilts; bilinear, wrapping in longitude)."""
-    import cv2
-
-    h, w = image.shape[:2]
-    uu, vv = np.meshgrid(np.arange(w), np.arange(h))
-    d = dir_from_lonlat(*lonlat_from_pixel(uu, vv, w, h)) @ rotation_matrix(0.0, 0.0, degrees)
-    u, v = pixel_from_lonlat(*lonlat_from_dir(d), w, h)
-    pad = 2
-    wide = np.ascontiguousarray(np.concatenate([image[:, -pad:], image, image[:, :pad]], axis=1))
-    return cv2.remap(wide, (u + pad).astype(np.float32), np.clip(v, 0, h - 1).astype(np.float32), cv2.INTER_LINEAR,
-                     borderMode=cv2.BORDER_REPLICATE)
-
-
 def upsample_equirect(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Enlarge an equirect tensor: periodic (Fourier) interpolation in longitude, linear in latitude.
 

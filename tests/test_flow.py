@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
+from hallucinator import sphere
 from hallucinator.video import flow as flowmod
 from hallucinator.video.flow import (FlowParams, compute_flow, flow_magnitude, flow_pair, motion_mask, occlusion_mask,
                                pad_wrap, warp, warping_error)
@@ -165,3 +166,23 @@ def test_an_occlusion_is_confirmed_only_where_the_warp_does_not_explain_the_fram
     assert np.array_equal(kept, failed & changed) and kept[20:40, 50:70].mean() > 0.9
     assert not kept[10:20].any() and not kept[40:50].any()
     assert flowmod.confirmed_occlusion(failed, prev, cur, still, levels=0) is failed    # 0: the check alone
+
+
+def _looking_along(axis, width=256, height=128):
+    """uint8 RGB panorama whose brightness is how far each pixel looks along ``axis``."""
+    u, v = np.meshgrid(np.arange(width), np.arange(height))
+    d = sphere.dir_from_lonlat(*sphere.lonlat_from_pixel(u, v, width, height))
+    return np.repeat(np.rint(127.5 + 127 * (d @ np.asarray(axis, float)))[..., None], 3, -1).astype(np.uint8)
+
+
+def test_tilted_maps_turn_the_sphere_about_the_forward_axis():
+    up, forward = [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]
+    # content seen along e is seen along R e after the tilt (R: a roll of the same degrees), across the seam too
+    tilted = flowmod.render_view(_looking_along(up), flowmod.tilted_maps(256, 128, 30))
+    expected = _looking_along(sphere.rotation_matrix(0, 0, 30) @ np.array(up))
+    assert np.abs(tilted.astype(int) - expected).max() <= 3
+    assert np.abs(tilted.astype(int) - _looking_along(up)).max() > 50
+    # the forward axis does not move, and no tilt changes nothing
+    ahead = _looking_along(forward)
+    assert np.abs(flowmod.render_view(ahead, flowmod.tilted_maps(256, 128, 30)).astype(int) - ahead).max() <= 3
+    assert np.array_equal(flowmod.render_view(ahead, flowmod.tilted_maps(256, 128, 0.0)), ahead)

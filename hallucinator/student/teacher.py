@@ -55,7 +55,9 @@ class Aug:
         if self.roll:
             out = np.roll(out, int(round(self.roll * img.shape[1])), axis=1)
         if self.tilt:
-            out = sphere.tilt_equirect_image(out, self.tilt)
+            from ..video import flow
+
+            out = flow.render_view(out, flow.tilted_maps(out.shape[1], out.shape[0], self.tilt))
         if self.hue or self.saturation != 1.0:
             out = _recoloured(out, self.hue, self.saturation)
         if self.gain != 1.0:

@@ -23,7 +23,8 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
-from ..sphere import latitude_of_rows, lonlat_from_dir, perspective_rays, pixel_from_lonlat
+from ..sphere import (dir_from_lonlat, latitude_of_rows, lonlat_from_dir, lonlat_from_pixel, perspective_rays,
+                      pixel_from_lonlat, rotation_matrix)
 
 FLOW_METHODS = ("dis", "farneback")
 
@@ -77,9 +78,20 @@ def view_maps(width: int, height: int, side: int, fov: float, yaw: float,
     return (u + VIEW_BORDER).astype(np.float32), v.astype(np.float32)
 
 
+def tilted_maps(width: int, height: int, degrees: float) -> Tuple[np.ndarray, np.ndarray]:
+    """``cv2.remap`` maps (for :func:`render_view`) of a ``width`` x ``height`` equirectangular frame with the
+    sphere turned by ``degrees`` about the forward axis: content seen along ``e`` is then seen along ``R e``
+    (``R``: a view's roll of ``degrees``); the horizon tilts."""
+    u, v = np.meshgrid(np.arange(width), np.arange(height))
+    d = dir_from_lonlat(*lonlat_from_pixel(u, v, width, height)) @ rotation_matrix(0.0, 0.0, degrees)
+    u, v = pixel_from_lonlat(*lonlat_from_dir(d), width, height)
+    return (u + VIEW_BORDER).astype(np.float32), v.astype(np.float32)
+
+
 def render_view(image: np.ndarray, maps: Tuple[np.ndarray, np.ndarray],
                 interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
-    """The pinhole view of ``maps`` (:func:`view_maps`) of an equirectangular image, wrapping in longitude."""
+    """The view of ``maps`` (:func:`view_maps`, :func:`tilted_maps`) of an equirectangular image, wrapping in
+    longitude."""
     padded = np.ascontiguousarray(pad_wrap(image, VIEW_BORDER))
     return cv2.remap(padded, *maps, interpolation, borderMode=cv2.BORDER_REPLICATE)
 
