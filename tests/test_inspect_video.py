@@ -135,3 +135,26 @@ def test_bad_pairs_are_refused_in_one_line(clip, capsys, tmp_path):
         assert main(["inspect", *args]) == 2
         err = capsys.readouterr().err.strip()
         assert needle in err and "\n" not in err
+
+
+def test_against_independent_says_what_the_carry_keeps_of_the_engines_strength_per_view(clip):
+    """A 'carried' dream that keeps half the pattern in the caps, against 'independent frames' whose cap pattern
+    fades to 0.6 in one frame: the caps keep about half, the horizon all of it, and the content's own dip is
+    the independent frames' (0.6), not the carried dream's."""
+    folder, frames, pattern = clip
+    src = write(folder / "src-ind.mp4", frames)
+    caps = zenith_rows(0.25)
+    alone = [pattern * (1 - 0.4 * caps * (i == 5)) for i in range(FRAMES)]
+    carried = [pattern * (1 - 0.5 * caps) for _ in range(FRAMES)]
+    ind = view_figures.video_figure(src, write(folder / "alone.mp4", dreamed(frames, alone)))
+    coh = view_figures.video_figure(src, write(folder / "carried.mp4", dreamed(frames, carried)))
+    table = view_figures.against_independent(coh, ind)
+    assert set(table) == {name for name, _, _ in view_figures.VIEWS}
+    for cap in ("up", "down"):
+        assert table[cap]["kept"] == pytest.approx(0.5, abs=0.1)
+        assert table[cap]["content_dip"] == pytest.approx(0.6, abs=0.1)
+    for yaw in (0, 90, 180, 270):
+        assert table[f"yaw{yaw}"]["kept"] == pytest.approx(1.0, abs=0.1)
+        assert table[f"yaw{yaw}"]["content_dip"] > 0.9
+    text = view_figures.format_against_independent(table)
+    assert len(text.splitlines()) == 1 + len(table) and "content dip" in text

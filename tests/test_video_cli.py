@@ -25,6 +25,23 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+def test_bench_video_sets_the_views_against_the_independent_frames(tmp_path, one_thread, capsys):
+    """With the --independent comparison, bench video also says per view what the carry keeps of the engine's
+    own strength and how far the content alone swings it."""
+    src = make_clip(tmp_path / "clip.mp4", frames=3, size=(256, 128))
+    report = tmp_path / "bench.json"
+    assert main(["bench", "video", str(src), "--frames", "0:3", "--size", "128x64", *TINY, "--step2", "3.0",
+                 "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "against the independent frames" in out and "content dip" in out
+    r = json.loads(report.read_text())
+    table = r["views_against_independent"]
+    assert set(table) == {"up", "down", "yaw0", "yaw90", "yaw180", "yaw270"}
+    assert r["independent"]["views"]["pairs"] == 2
+    for row in table.values():
+        assert row["kept"] > 0 and 0 < row["content_dip"] <= 1
+
+
 @pytest.mark.slow
 def test_dream_stereo_tb_dreams_each_eye(tmp_path, one_thread):
     """`dream --stereo tb` takes the word `view` takes: a square file without stereo metadata is two eyes."""

@@ -29,7 +29,7 @@ from ..video.flow import FlowParams
 from ..video.options import BLEND_PRESETS, BlendParams, VideoOptions, blend_preset, parse_frames
 from ..scale.options import ScaleOptions
 from ..video.run import SHARED_CLIP, RunResult, VideoDreamer, demo_video, dream_video, shared_data_dir
-from ..video.view_figures import format_report, video_figure
+from ..video.view_figures import against_independent, format_against_independent, format_report, video_figure
 from .args import add_dataclass_arguments, values_from_args
 
 
@@ -255,6 +255,11 @@ def _bench_command(args) -> int:
         if not args.no_independent:
             ri = dream_video(src, os.path.join(tmp, "i.mp4"), cfg, independent=True, **common)
             _bench_independent(r1, ri, report)
+            views = video_figure(src, os.path.join(tmp, "i.mp4"))
+            report["independent"]["views"] = views
+            report["views_against_independent"] = against_independent(report["run1"]["views"], views)
+            print("run 1 against the independent frames, in the same views:\n"
+                  + format_against_independent(report["views_against_independent"]))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, default=str))
     return 0

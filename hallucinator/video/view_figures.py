@@ -116,6 +116,41 @@ def summarise(eyes: Sequence[TemporalFigure]) -> Dict[str, Any]:
     return out
 
 
+def _median_strength(view: Dict[str, Any]) -> Optional[float]:
+    series = view.get("strength_per_frame") or []
+    flat = [x for s in series for x in s] if series and isinstance(series[0], list) else list(series)
+    return float(np.median(flat)) if flat else None
+
+
+def against_independent(coherent: Dict[str, Any], independent: Dict[str, Any]) -> Dict[str, Dict[str, float]]:
+    """Per view, the carried dream's strength against the engine's own on the same frames.
+
+    ``kept``: the coherent dream's median strength over the independent frames' (``--independent``, each
+    frame dreamed alone): about 1 where the carry keeps what the engine dreams there, below 1 where it
+    drops the dream (occlusions, motion), above where the frame's single gain makes up for losses elsewhere.
+    ``content_dip``: the independent frames' own strength dip, how far the content alone swings the
+    engine's strength in that view; a carry can smooth the swing but not remove it without dreaming
+    against the content.
+    """
+    out: Dict[str, Dict[str, float]] = {}
+    for name, view in coherent["views"].items():
+        own = independent["views"].get(name)
+        a, b = _median_strength(view), _median_strength(own) if own else None
+        if a is None or not b:
+            continue
+        out[name] = {"kept": a / b, "content_dip": own["strength_dip"]}
+    return out
+
+
+def format_against_independent(table: Dict[str, Dict[str, float]]) -> str:
+    """One line per view: what the carry keeps of the engine's strength, and the content's own dip."""
+    lines = [f"{'view':8s} {'kept':>6s} {'content dip':>12s}   (coherent median strength / independent; "
+             "independent frames' min/median)"]
+    for name, row in table.items():
+        lines.append(f"{name:8s} {row['kept']:6.2f} {row['content_dip']:12.3f}")
+    return "\n".join(lines)
+
+
 def verdicts(figure: Dict[str, Any]) -> Dict[str, bool]:
     """Whether each figure with a target (:data:`LIMITS`) meets it."""
     from ..quality import verdicts as check
