@@ -74,8 +74,7 @@ def view_maps(width: int, height: int, side: int, fov: float, yaw: float,
               pitch: float) -> Tuple[np.ndarray, np.ndarray]:
     """``cv2.remap`` maps of a ``side`` x ``side`` pinhole view of a ``width`` x ``height`` equirectangular
     frame padded by :data:`VIEW_BORDER` columns (:func:`render_view`)."""
-    u, v = pixel_from_lonlat(*lonlat_from_dir(perspective_rays(side, side, fov, yaw, pitch, 0.0)), width, height)
-    return (u + VIEW_BORDER).astype(np.float32), v.astype(np.float32)
+    return _maps_looking_along(perspective_rays(side, side, fov, yaw, pitch, 0.0), width, height)
 
 
 def tilted_maps(width: int, height: int, degrees: float) -> Tuple[np.ndarray, np.ndarray]:
@@ -84,7 +83,13 @@ def tilted_maps(width: int, height: int, degrees: float) -> Tuple[np.ndarray, np
     (``R``: a view's roll of ``degrees``); the horizon tilts."""
     u, v = np.meshgrid(np.arange(width), np.arange(height))
     d = dir_from_lonlat(*lonlat_from_pixel(u, v, width, height)) @ rotation_matrix(0.0, 0.0, degrees)
-    u, v = pixel_from_lonlat(*lonlat_from_dir(d), width, height)
+    return _maps_looking_along(d, width, height)
+
+
+def _maps_looking_along(directions: np.ndarray, width: int, height: int) -> Tuple[np.ndarray, np.ndarray]:
+    """``cv2.remap`` maps that sample a ``width`` x ``height`` equirectangular frame, padded by
+    :data:`VIEW_BORDER` columns as :func:`render_view` pads it, along each of ``directions`` (..., 3)."""
+    u, v = pixel_from_lonlat(*lonlat_from_dir(directions), width, height)
     return (u + VIEW_BORDER).astype(np.float32), v.astype(np.float32)
 
 
